@@ -1,0 +1,117 @@
+# strata: one Makefile (git's style).  Sources are found by folder, so a new
+# file in a module needs no edit here:
+#   common/ format/ unionfs/ run/ builder/   -> libstrata.a (except *main.c)
+#   cmd/*.c                                  -> strata
+#   unionfs/main.c                           -> strata-unionfs
+#   tests/unit/*.c                           -> build/tests/unit/*.t (TAP)
+#   tests/integration/*.t                    -> shell TAP tests
+#
+#   make DEV=1                        strict warnings, -Werror
+#   make SANITIZE=address,undefined   sanitizers
+#   make check                        every test through prove
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec/strata
+DESTDIR ?=
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+PKGS := fuse3 libarchive openssl libzstd jansson libcurl libcap libseccomp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
+	-DSTRATA_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -pthread -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) -pthread
+LIBS = $(PKG_LIBS) -lpthread
+
+ifdef DEV
+ALL_CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
+	-Wshadow -Wformat=2 -Wvla -Wno-unused-parameter
+endif
+ifdef SANITIZE
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+B := build
+MODULES := common format unionfs run builder
+LIB_SRC := $(filter-out %main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+CMD_SRC := $(wildcard cmd/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_SUPPORT := $(wildcard tests/unit/support/*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
+UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%.t)
+UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/%.o)
+
+PROGRAMS := strata
+ifneq ($(wildcard unionfs/main.c),)
+PROGRAMS += strata-unionfs
+endif
+
+.PHONY: all check unit-tests install uninstall clean deps bench format FORCE
+
+all: $(PROGRAMS)
+
+# Rebuild everything when the flags change (git's GIT-CFLAGS trick), so
+# switching between DEV=1 and SANITIZE=... never mixes objects.
+$(B)/.flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@
+
+$(B)/%.o: %.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libstrata.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+strata: $(CMD_OBJ) $(B)/libstrata.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CMD_OBJ) $(B)/libstrata.a $(LIBS)
+
+strata-unionfs: $(B)/unionfs/main.o $(B)/libstrata.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
+
+$(B)/tests/unit/%.t: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(B)/libstrata.a $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(B)/libstrata.a $(LIBS)
+
+unit-tests: $(UNIT_BIN)
+
+# prove runs every TAP program; tests/run-one adds a per-test timeout so a
+# hung mount can never hang the suite.
+PROVE ?= prove
+PROVE_FLAGS ?=
+TESTS ?= $(UNIT_BIN) $(sort $(wildcard tests/integration/*.t))
+check: all unit-tests
+	STRATA_SRC=$(CURDIR) STRATA_BIN=$(CURDIR)/strata STRATA_UNIONFS=$(CURDIR)/strata-unionfs \
+		$(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/run-one $(TESTS)
+
+bench: all
+	./bench/run-all
+
+deps:
+	./scripts/install-deps.sh --with-bench
+
+install: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	cd $(DESTDIR)$(BINDIR) && rm -f $(PROGRAMS)
+
+format:
+	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h)
+
+clean:
+	rm -rf $(B) strata strata-unionfs
+
+FORCE:
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)
