@@ -1,0 +1,22 @@
+/* The store: an OCI image layout on disk (oci-layout, index.json,
+ * blobs/sha256/) plus strata's own directories beside it:
+ *   layers/<diff_id hex>/   unpacked layers, shared read-only union lowers
+ *   containers/<id>/        container state, upper/, work/, log
+ *   cache/                  build cache
+ * skopeo and umoci read the root directly as `oci:ROOT:NAME`. */
+#ifndef STRATA_FORMAT_STORE_H
+#define STRATA_FORMAT_STORE_H
+
+#include "common/error.h"
+
+struct fmt_store {
+    char *root;    /* absolute path */
+    int root_fd;   /* O_PATH|O_DIRECTORY on root */
+    int blobs_fd;  /* blobs/sha256 */
+};
+
+/* Opens the store at root, creating the layout (and parents) if missing. */
+int fmt_store_open(const char *root, struct fmt_store **out, struct error *err);
+void fmt_store_close(struct fmt_store *s);
+
+#endif
