@@ -42,11 +42,13 @@ LIB_SRC := $(filter-out %main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 CMD_SRC := $(wildcard cmd/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_SUPPORT := $(wildcard tests/unit/support/*.c)
+HELPER_SRC := $(wildcard tests/helpers/*.c)
 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(B)/%.o)
 UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%.t)
 UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/%.o)
+HELPER_BIN := $(HELPER_SRC:%.c=$(B)/%)
 
 PROGRAMS := strata
 ifneq ($(wildcard unionfs/main.c),)
@@ -82,7 +84,13 @@ $(B)/tests/unit/%.t: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(B)/libstrata.a $(B)/.f
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(B)/libstrata.a $(LIBS)
 
-unit-tests: $(UNIT_BIN)
+# Small programs integration tests call (renameat2 flags, mmap, ...):
+# tests/helpers/NAME.c -> build/tests/helpers/NAME ($STRATA_HELPERS/NAME).
+$(B)/tests/helpers/%: tests/helpers/%.c $(B)/libstrata.a $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
+
+unit-tests: $(UNIT_BIN) $(HELPER_BIN)
 
 # prove runs every TAP program; tests/run-one adds a per-test timeout so a
 # hung mount can never hang the suite.
@@ -91,6 +99,7 @@ PROVE_FLAGS ?=
 TESTS ?= $(UNIT_BIN) $(sort $(wildcard tests/integration/*.t))
 check: all unit-tests
 	STRATA_SRC=$(CURDIR) STRATA_BIN=$(CURDIR)/strata STRATA_UNIONFS=$(CURDIR)/strata-unionfs \
+		STRATA_HELPERS=$(CURDIR)/$(B)/tests/helpers \
 		$(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/run-one $(TESTS)
 
 bench: all

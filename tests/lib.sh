@@ -8,8 +8,9 @@ set -u
 : "${STRATA_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${STRATA_BIN:=$STRATA_SRC/strata}"
 : "${STRATA_UNIONFS:=$STRATA_SRC/strata-unionfs}"
+: "${STRATA_HELPERS:=$STRATA_SRC/build/tests/helpers}"
 STRATA=$STRATA_BIN
-export STRATA_SRC STRATA_BIN STRATA_UNIONFS
+export STRATA_SRC STRATA_BIN STRATA_UNIONFS STRATA_HELPERS
 
 _tap_n=0
 _tap_fail=0
