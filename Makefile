@@ -1,6 +1,6 @@
 # strata: one Makefile (git's style).  Sources are found by folder, so a new
 # file in a module needs no edit here:
-#   common/ format/ unionfs/ run/ builder/   -> libstrata.a (except *main.c)
+#   common/ format/ unionfs/ run/ builder/ registry/ -> libstrata.a (not *main.c)
 #   cmd/*.c                                  -> strata
 #   unionfs/main.c                           -> strata-unionfs
 #   tests/unit/*.c                           -> build/tests/unit/*.t (TAP)
@@ -37,7 +37,7 @@ ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 B := build
-MODULES := common format unionfs run builder
+MODULES := common format unionfs run builder registry
 LIB_SRC := $(filter-out %main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 CMD_SRC := $(wildcard cmd/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
