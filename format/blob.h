@@ -44,4 +44,7 @@ ssize_t fmt_blob_reader_read(struct fmt_blob_reader *r, void *buf, size_t len,
 int64_t fmt_blob_reader_size(const struct fmt_blob_reader *r);
 void fmt_blob_reader_close(struct fmt_blob_reader *r);
 
+/* Reads the whole blob and checks its digest (fsck). */
+int fmt_blob_verify(struct fmt_store *s, const char *digest, struct error *err);
+
 #endif

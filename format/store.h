@@ -16,6 +16,9 @@ struct fmt_store {
 };
 
 /* Opens the store at root, creating the layout (and parents) if missing. */
+/* The lock file (in the root) that serialises index.json writers. */
+#define FMT_STORE_INDEX_LOCK "index.json.lock"
+
 int fmt_store_open(const char *root, struct fmt_store **out, struct error *err);
 void fmt_store_close(struct fmt_store *s);
 
