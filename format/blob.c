@@ -33,6 +33,8 @@ static int check_digest(const char *digest, struct error *err)
 
 int fmt_blob_writer_new(struct fmt_store *s, struct fmt_blob_writer **out, struct error *err)
 {
+    if (fmt_store_hold_gc(s, err) < 0)
+        return -1;
     char *tmp = NULL;
     int fd = open_temp_at(s->blobs_fd, BLOB_TEMP_BASE, 0644, &tmp, err);
     if (fd < 0)

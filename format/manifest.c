@@ -32,7 +32,7 @@ json_t *fmt_descriptor_to_json(const struct fmt_descriptor *d)
     json_t *j = json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest,
                           "size", (json_int_t)d->size);
     if (d->annotations && json_object_size(d->annotations) > 0)
-        json_object_set(j, "annotations", d->annotations);
+        json_object_set_new(j, "annotations", json_deep_copy(d->annotations));
     return j;
 }
 

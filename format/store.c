@@ -55,6 +55,7 @@ int fmt_store_open(const char *root, struct fmt_store **out, struct error *err)
     s->root = xstrdup(root);
     s->root_fd = TAKE_FD(root_fd);
     s->blobs_fd = TAKE_FD(blobs_fd);
+    s->gc_lock_fd = -1;
     *out = s;
     return 0;
 }
@@ -67,6 +68,19 @@ void fmt_store_close(struct fmt_store *s)
         close(s->root_fd);
     if (s->blobs_fd >= 0)
         close(s->blobs_fd);
+    if (s->gc_lock_fd >= 0)
+        close(s->gc_lock_fd);
     free(s->root);
     free(s);
+}
+
+int fmt_store_hold_gc(struct fmt_store *s, struct error *err)
+{
+    if (s->gc_lock_fd >= 0)
+        return 0;
+    int fd = lock_file_at(s->root_fd, FMT_STORE_GC_LOCK, false, err);
+    if (fd < 0)
+        return error_prefix(err, "store `%s`", s->root);
+    s->gc_lock_fd = fd;
+    return 0;
 }

@@ -12,6 +12,10 @@
 #include "common/fileutil.h"
 #include "common/xalloc.h"
 #include "format/blob.h"
+#include "format/config.h"
+#include "format/image.h"
+#include "format/index.h"
+#include "format/ref.h"
 #include "format/manifest.h"
 #include "format/store.h"
 #include "tests/unit/tap.h"
@@ -166,6 +170,136 @@ static void test_manifest(struct fmt_store *s)
     (void)s;
 }
 
+static void test_refs(void)
+{
+    struct error err = {0};
+    static const char *cases[][2] = {
+        {"busybox", "busybox:latest"},
+        {"busybox:latest", "busybox:latest"},
+        {"localhost/busybox", "busybox:latest"},
+        {"localhost/busybox:1.36", "busybox:1.36"},
+        {"docker.io/library/busybox", "docker.io/library/busybox:latest"},
+        {"localhost:5000/a/b-c:v1.0_x", "localhost:5000/a/b-c:v1.0_x"},
+        {"my.registry/x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+         "my.registry/x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *n = fmt_ref_normalize(cases[i][0], &err);
+        tap_is_str(n, cases[i][1], cases[i][0]);
+        free(n);
+    }
+    static const char *bad[] = {"", "Busybox", "a:b:c", "a/../b", "a:", "-a", "a b", "a/:x",
+                                "x@sha256:12"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char *n = fmt_ref_normalize(bad[i], &err);
+        tap_ok(n == NULL, "`%s` is refused", bad[i]);
+        free(n);
+    }
+}
+
+/* Each child adds its own refs to index.json; none may be lost. */
+#define WRITERS 4
+#define REFS_PER_WRITER 15
+static void test_concurrent_index(const char *root)
+{
+    struct error err = {0};
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        if (pids[w] == 0) {
+            struct fmt_store *s;
+            if (fmt_store_open(root, &s, &err) < 0)
+                _exit(1);
+            for (int i = 0; i < REFS_PER_WRITER; i++) {
+                struct fmt_descriptor d = {.media_type = FMT_MT_MANIFEST, .size = 1};
+                char *ref = xasprintf("w%d/img:%d", w, i);
+                fmt_digest_buffer(ref, strlen(ref), d.digest);
+                if (fmt_index_add(s, ref, &d, &err) < 0)
+                    _exit(1);
+                free(ref);
+            }
+            fmt_store_close(s);
+            _exit(0);
+        }
+    }
+    int failed = 0;
+    for (int w = 0; w < WRITERS; w++) {
+        int st;
+        waitpid(pids[w], &st, 0);
+        failed += !(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    tap_is_int(failed, 0, "concurrent index writers all succeed");
+    struct fmt_store *s;
+    fmt_store_open(root, &s, &err);
+    struct fmt_index idx;
+    tap_is_int(fmt_index_load(s, &idx, &err), 0, "index.json still parses");
+    int found = 0;
+    for (int w = 0; w < WRITERS; w++)
+        for (int i = 0; i < REFS_PER_WRITER; i++) {
+            char *ref = xasprintf("w%d/img:%d", w, i);
+            found += fmt_index_find(&idx, ref) != NULL;
+            free(ref);
+        }
+    tap_is_int(found, WRITERS * REFS_PER_WRITER, "no ref was lost");
+    fmt_index_clear(&idx);
+    fmt_store_close(s);
+}
+
+static void test_image(struct fmt_store *s)
+{
+    struct error err = {0};
+    /* a fake uncompressed "layer" is enough for the metadata paths */
+    struct fmt_descriptor layer = {.media_type = xstrdup(FMT_MT_LAYER_TAR),
+                                   .uncompressed_size = -1};
+    const char *body = "not really a tar, but a blob";
+    tap_is_int(fmt_blob_put(s, body, strlen(body), layer.digest, &err), 0, "put a layer blob");
+    layer.size = (int64_t)strlen(body);
+    layer.diff_id = xstrdup(layer.digest);
+    json_t *cfg = fmt_config_new();
+    json_object_set_new(json_object_get(cfg, "config"), "Cmd", json_pack("[s]", "/bin/sh"));
+    char digest[FMT_DIGEST_MAX];
+    tap_is_int(fmt_image_commit(s, cfg, &layer, 1, "test/img", digest, &err), 0,
+               "commit an image");
+    tap_ok(fmt_image_commit(s, cfg, &layer, 1, "Bad Name", digest, &err) < 0,
+           "commit with an invalid ref fails");
+    json_decref(cfg);
+
+    struct fmt_image *img = NULL;
+    tap_is_int(fmt_image_resolve(s, "test/img:latest", &img, &err), 0, "resolve by ref");
+    if (img) {
+        tap_is_str(img->digest, digest, "resolved the committed manifest");
+        tap_is_str(img->ref, "test/img:latest", "the ref is normalised");
+        tap_is_str(img->manifest.layers[0].diff_id, layer.digest, "diff_id from the config");
+        tap_is_int(img->manifest.layers[0].uncompressed_size, layer.size,
+                   "an uncompressed layer's size is its uncompressed size");
+        tap_is_str(json_string_value(json_array_get(
+                       json_object_get(json_object_get(img->config, "config"), "Cmd"), 0)),
+                   "/bin/sh", "config content kept");
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "%.8s", fmt_digest_hex(img->id));
+        struct fmt_image *img2 = NULL;
+        tap_is_int(fmt_image_resolve(s, prefix, &img2, &err), 0, "resolve by image id prefix");
+        tap_ok(img2 && !strcmp(img2->digest, digest), "the same image");
+        fmt_image_free(img2);
+        img2 = NULL;
+        tap_is_int(fmt_image_resolve(s, digest, &img2, &err), 0, "resolve by manifest digest");
+        fmt_image_free(img2);
+        fmt_image_free(img);
+    }
+    img = NULL;
+    tap_ok(fmt_image_resolve(s, "nope", &img, &err) < 0 && err.code == ENOENT,
+           "an unknown name is ENOENT");
+    tap_is_int(fmt_index_add(s, "other:1", &(struct fmt_descriptor){.media_type = FMT_MT_MANIFEST,
+                                                                    .size = 1},
+                             &err),
+               -1, "adding an invalid descriptor fails");
+    tap_is_int(fmt_index_remove_ref(s, "test/img", &err), 0, "untag");
+    tap_ok(fmt_image_resolve(s, "test/img", &img, &err) < 0, "untagged ref no longer resolves");
+    tap_ok(fmt_index_remove_ref(s, "test/img", &err) < 0 && err.code == ENOENT,
+           "untagging twice is ENOENT");
+    fmt_descriptor_clear(&layer);
+}
+
 int main(void)
 {
     struct error err = {0};
@@ -184,6 +318,9 @@ int main(void)
 
     test_blobs(s);
     test_manifest(s);
+    test_refs();
+    test_image(s);
+    test_concurrent_index(root);
 
     fmt_store_close(s);
     rm_rf_at(AT_FDCWD, tmpl, &err);
