@@ -1,0 +1,434 @@
+/* run/cgroup: layout detection and stats parsing on fake trees (v1, v2,
+ * hybrid), then real cgroups on this machine when root: limits written,
+ * a process joined, an OOM kill seen, everything removed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "run/cgroup.h"
+#include "run/cgroup_internal.h"
+#include "tests/unit/tap.h"
+
+static char scratch[] = "/tmp/strata-cgroup-XXXXXX";
+
+static void put(const char *rel, const char *text)
+{
+    struct error err;
+    cleanup_free char *p = xasprintf("%s/%s", scratch, rel);
+    cleanup_free char *dir = xstrdup(p);
+    *strrchr(dir, '/') = '\0';
+    mkdir_p_at(AT_FDCWD, dir, 0755, &err);
+    if (atomic_write_at(AT_FDCWD, p, text, strlen(text), 0644, &err) < 0)
+        tap_diag("%s", err.msg);
+}
+
+static char *at(const char *rel)
+{
+    return xasprintf("%s/%s", scratch, rel);
+}
+
+static void test_parsers(void)
+{
+    uint64_t bits[16];
+    char buf[64];
+    tap_is_int(run_cg_cpulist_parse("0-3,6\n", bits, 1024), 5, "cpu list 0-3,6 has 5 cpus");
+    run_cg_cpulist_format(bits, 1024, buf, sizeof buf);
+    tap_is_str(buf, "0-3,6", "cpu list formats back");
+    tap_is_int(run_cg_cpulist_parse("3-1", bits, 1024), -1, "a reversed range is refused");
+    tap_is_int(run_cg_cpulist_parse("1,x", bits, 1024), -1, "garbage is refused");
+
+    tap_is_int(run_cg_keyed("cache 10\noom_kill 3\n", "oom_kill"), 3, "keyed file lookup");
+    tap_is_int(run_cg_keyed("oom_kill_disable 0\nunder_oom 0\n", "oom_kill"), -1,
+               "a key prefix does not match a longer key");
+
+    struct run_cgroup_limits lim;
+    struct error err;
+    run_cgroup_limits_init(&lim);
+    tap_ok(!run_cgroup_limits_any(&lim), "fresh limits are all none");
+    tap_is_int(run_cgroup_limits_set_cpus(&lim, "1.5", &err), 0, "--cpus 1.5 parses");
+    tap_is_int(lim.cpu_quota_us, 150000, "quota 150000");
+    tap_is_int(lim.cpu_period_us, 100000, "period 100000");
+    tap_ok(run_cgroup_limits_any(&lim), "a quota is a limit");
+    tap_ok(run_cgroup_limits_set_cpus(&lim, "-1", &err) < 0, "--cpus -1 is refused");
+    tap_ok(run_cgroup_limits_set_cpus(&lim, "1x", &err) < 0, "--cpus 1x is refused");
+
+    struct run_cgroup_cpu_stats st = {.quota_us = 150000, .period_us = 100000};
+    snprintf(st.cpuset, sizeof st.cpuset, "2-5");
+    tap_is_int(run_cgroup_visible_cpus(&st, buf, sizeof buf), 2, "1.5 cpus of 2-5: two visible");
+    tap_is_str(buf, "2-3", "the first two of the cpuset");
+    st.quota_us = -1;
+    tap_is_int(run_cgroup_visible_cpus(&st, buf, sizeof buf), 4, "no quota: the whole cpuset");
+    st.quota_us = 50000;
+    snprintf(st.cpuset, sizeof st.cpuset, "1");
+    tap_is_int(run_cgroup_visible_cpus(&st, buf, sizeof buf), 1, "half a cpu is one cpu");
+    tap_is_str(buf, "1", "online mask names the cpuset's cpu");
+}
+
+static void test_detect(void)
+{
+    struct run_cgroup_layout l;
+    struct error err;
+
+    /* pure v2 */
+    put("v2/cgroup.controllers", "cpuset cpu io memory pids\n");
+    cleanup_free char *v2 = at("v2");
+    tap_is_int(run_cg_layout_detect(v2, "0::/user.slice/user-1000.slice/session-1.scope\n", &l,
+                                    &err),
+               0, "detect a v2 tree");
+    tap_is_str(run_cgroup_mode_name(l.mode), "v2", "pure v2");
+    tap_is_str(l.unified, v2, "the v2 tree is the root");
+    tap_is_str(l.self_v2, "/user.slice/user-1000.slice/session-1.scope", "own v2 cgroup");
+    tap_ok(!l.v1[RUN_CG_MEMORY], "no v1 memory");
+    run_cg_layout_free(&l);
+
+    /* pure v1, cpu and cpuacct comounted with the usual symlinks */
+    const char *ctrls[] = {"memory", "cpu,cpuacct", "pids", "cpuset", "blkio", "freezer",
+                           "systemd"};
+    for (size_t i = 0; i < ARRAY_SIZE(ctrls); i++) {
+        cleanup_free char *f = xasprintf("v1/%s/tasks", ctrls[i]);
+        put(f, "");
+    }
+    cleanup_free char *v1 = at("v1");
+    cleanup_free char *cpu = at("v1/cpu"), *cpuacct = at("v1/cpuacct");
+    tap_ok(symlink("cpu,cpuacct", cpu) == 0 && symlink("cpu,cpuacct", cpuacct) == 0,
+           "cpu and cpuacct symlinks");
+    tap_is_int(run_cg_layout_detect(v1, "4:memory:/a\n3:cpu,cpuacct:/b\n1:name=systemd:/c\n",
+                                    &l, &err),
+               0, "detect a v1 tree");
+    tap_is_str(run_cgroup_mode_name(l.mode), "v1", "pure v1");
+    tap_ok(!l.unified, "no v2 tree");
+    cleanup_free char *mem = at("v1/memory");
+    tap_is_str(l.v1[RUN_CG_MEMORY], mem, "memory hierarchy");
+    tap_ok(l.v1[RUN_CG_CPU] && l.v1[RUN_CG_CPUACCT], "cpu and cpuacct found");
+    tap_ok(l.v1[RUN_CG_PIDS] && l.v1[RUN_CG_CPUSET] && l.v1[RUN_CG_BLKIO] &&
+               l.v1[RUN_CG_FREEZER],
+           "pids cpuset blkio freezer found");
+    tap_is_str(l.self_v1[RUN_CG_CPUACCT], "/b", "own cgroup of a comounted controller");
+    tap_is_str(l.self_v1[RUN_CG_MEMORY], "/a", "own memory cgroup");
+    run_cg_layout_free(&l);
+
+    /* hybrid: v1 controllers plus v2 at unified (this machine's layout) */
+    put("hy/memory/tasks", "");
+    put("hy/cpu/tasks", "");
+    put("hy/pids/tasks", "");
+    put("hy/systemd/tasks", "");
+    put("hy/unified/cgroup.controllers", "hugetlb\n");
+    cleanup_free char *hy = at("hy"), *uni = at("hy/unified");
+    tap_is_int(run_cg_layout_detect(hy, "0::/\n", &l, &err), 0, "detect a hybrid tree");
+    tap_is_str(run_cgroup_mode_name(l.mode), "hybrid", "hybrid");
+    tap_is_str(l.unified, uni, "v2 tree at unified");
+    tap_ok(l.v1[RUN_CG_MEMORY] && l.v1[RUN_CG_CPU] && !l.v1[RUN_CG_CPUSET],
+           "v1 controllers that exist, only those");
+    run_cg_layout_free(&l);
+
+    cleanup_free char *missing = at("nothing-here");
+    tap_is_int(run_cg_layout_detect(missing, "", &l, &err), 0, "a missing root is not an error");
+    tap_is_str(run_cgroup_mode_name(l.mode), "none", "and means no cgroups");
+    run_cg_layout_free(&l);
+}
+
+static void test_fake_stats(void)
+{
+    struct error err;
+    struct run_cgroup *cg = NULL;
+
+    /* v1 container cgroup with canned accounting */
+    put("v1/memory/strata/c1/memory.usage_in_bytes", "104857600\n");
+    put("v1/memory/strata/c1/memory.memsw.usage_in_bytes", "115343360\n");
+    put("v1/memory/strata/c1/memory.stat",
+        "cache 1\ntotal_shmem 4096\nhierarchical_memory_limit 268435456\n"
+        "hierarchical_memsw_limit 536870912\ntotal_active_file 20971520\n"
+        "total_inactive_file 10485760\ntotal_active_anon 50000\n");
+    put("v1/memory/strata/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    put("v1/cpu,cpuacct/strata/c1/cpu.cfs_quota_us", "50000\n");
+    put("v1/cpu,cpuacct/strata/c1/cpu.cfs_period_us", "100000\n");
+    put("v1/cpu,cpuacct/strata/c1/cpuacct.usage", "3000000000\n");
+    put("v1/cpu,cpuacct/strata/c1/cpuacct.usage_user", "2000000000\n");
+    put("v1/cpu,cpuacct/strata/c1/cpuacct.usage_sys", "1000000000\n");
+    put("v1/cpuset/strata/c1/cpuset.effective_cpus", "1\n");
+    put("v1/pids/strata/c1/cgroup.procs", "10\n11\n");
+    put("v1/pids/strata/c1/tasks", "10\n11\n12\n");
+    put("v1/blkio/strata/c1/blkio.throttle.io_service_bytes_recursive",
+        "8:0 Read 4096\n8:0 Write 8192\n8:0 Total 12288\nTotal 12288\n");
+    put("v1/blkio/strata/c1/blkio.throttle.io_serviced_recursive",
+        "8:0 Read 1\n8:0 Write 2\n8:0 Total 3\n");
+    cleanup_free char *v1 = at("v1");
+    setenv("STRATA_CGROUP_ROOT", v1, 1);
+    tap_is_int(run_cgroup_open("c1", &cg, &err), 0, "open a v1 container cgroup");
+    if (!cg)
+        return;
+    tap_ok(!run_cgroup_is_noop(cg), "it is a real one");
+    struct run_cgroup_memory_stats m;
+    tap_is_int(run_cgroup_memory_stats(cg, &m, &err), 0, "v1 memory stats");
+    tap_is_int(m.limit, 268435456, "v1 limit from hierarchical_memory_limit");
+    tap_is_int(m.usage, 104857600, "v1 usage");
+    tap_is_int(m.cache, 31457280, "v1 reclaimable = active_file + inactive_file");
+    tap_is_int(m.swap_limit, 268435456, "v1 swap = memsw - memory");
+    tap_is_int(m.swap_usage, 10485760, "v1 swap usage = memsw usage - usage");
+    tap_ok(run_cgroup_oom_killed(cg), "v1 oom_kill counter read");
+    struct run_cgroup_cpu_stats c;
+    run_cgroup_cpu_stats(cg, &c, &err);
+    tap_is_int(c.quota_us, 50000, "v1 cfs quota");
+    tap_is_str(c.cpuset, "1", "v1 effective cpus");
+    tap_is_int(c.user_ns, 2000000000, "v1 user time");
+    pid_t *pids;
+    size_t n;
+    run_cgroup_tasks(cg, false, &pids, &n, &err);
+    tap_is_int(n, 2, "v1 processes");
+    free(pids);
+    run_cgroup_tasks(cg, true, &pids, &n, &err);
+    tap_is_int(n, 3, "v1 threads");
+    free(pids);
+    struct run_cgroup_io_stat *io;
+    run_cgroup_io_stats(cg, &io, &n, &err);
+    tap_ok(n == 1 && io[0].major == 8 && io[0].read_bytes == 4096 && io[0].write_ios == 2,
+           "v1 blkio per device");
+    free(io);
+    run_cgroup_free(cg);
+    tap_ok(run_cgroup_open("nope", &cg, &err) < 0 && err.code == ENOENT,
+           "opening a missing container fails with ENOENT");
+
+    /* v2: a parent limit tighter than the container's own wins */
+    put("v2/strata/memory.max", "134217728\n");
+    put("v2/strata/c2/memory.max", "268435456\n");
+    put("v2/strata/c2/memory.current", "52428800\n");
+    put("v2/strata/c2/memory.swap.max", "0\n");
+    put("v2/strata/c2/memory.swap.current", "0\n");
+    put("v2/strata/c2/memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 0\n");
+    put("v2/strata/c2/memory.stat", "anon 100\nfile 300\nactive_file 1000\ninactive_file 2000\n");
+    put("v2/strata/c2/cpu.max", "100000 100000\n");
+    put("v2/strata/c2/cpu.stat", "usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
+    put("v2/strata/c2/cpuset.cpus", "\n");
+    put("v2/strata/c2/cpuset.cpus.effective", "0-1\n");
+    put("v2/strata/c2/pids.max", "max\n");
+    put("v2/strata/c2/cgroup.procs", "7\n");
+    put("v2/strata/c2/io.stat", "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
+    cleanup_free char *v2 = at("v2");
+    setenv("STRATA_CGROUP_ROOT", v2, 1);
+    tap_is_int(run_cgroup_open("c2", &cg, &err), 0, "open a v2 container cgroup");
+    if (!cg)
+        return;
+    run_cgroup_memory_stats(cg, &m, &err);
+    tap_is_int(m.limit, 134217728, "v2 effective limit is the parent's tighter one");
+    tap_is_int(m.usage, 52428800, "v2 usage");
+    tap_is_int(m.cache, 3000, "v2 reclaimable");
+    tap_is_int(m.swap_limit, 0, "v2 swap limit");
+    tap_ok(!run_cgroup_oom_killed(cg), "v2 oom_kill 0 is no kill");
+    run_cgroup_cpu_stats(cg, &c, &err);
+    tap_ok(c.quota_us == 100000 && c.period_us == 100000, "v2 cpu.max");
+    tap_is_str(c.cpuset, "0-1", "v2 effective cpus");
+    tap_is_int(c.usage_ns, 5000, "v2 usage in ns");
+    run_cgroup_io_stats(cg, &io, &n, &err);
+    tap_ok(n == 1 && io[0].write_bytes == 20 && io[0].read_ios == 1, "v2 io.stat");
+    free(io);
+    run_cgroup_free(cg);
+    unsetenv("STRATA_CGROUP_ROOT");
+}
+
+/* ---- real cgroups (root) ---- */
+
+static char real_id[64];
+
+static void cleanup_real(void)
+{
+    struct run_cgroup *cg;
+    struct error err;
+    if (real_id[0] && run_cgroup_open(real_id, &cg, &err) == 0)
+        run_cgroup_destroy(cg, &err);
+}
+
+/* A child blocked on a pipe until told to go; `hog` then allocates. */
+static pid_t spawn(int *go, size_t hog)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(p[1]);
+        if (read(p[0], &c, 1) != 1)
+            _exit(3);
+        for (size_t done = 0; done < hog; done += 1 << 20) {
+            char *m = malloc(1 << 20);
+            if (!m)
+                _exit(2);
+            memset(m, 1, 1 << 20);
+        }
+        if (hog)
+            _exit(0);
+        pause();
+        _exit(0);
+    }
+    close(p[0]);
+    *go = p[1];
+    return pid;
+}
+
+static void test_real(void)
+{
+    struct error err = {0};
+    enum run_cgroup_mode mode;
+    run_cgroup_detect_mode(&mode, &err);
+    tap_diag("this machine's cgroup layout: %s", run_cgroup_mode_name(mode));
+    if (geteuid() != 0 || mode == RUN_CGROUP_MODE_NONE) {
+        tap_skip("real cgroups need root and a cgroup filesystem");
+        return;
+    }
+    snprintf(real_id, sizeof real_id, "unit-%d", (int)getpid());
+    atexit(cleanup_real);
+
+    struct run_cgroup_limits lim;
+    run_cgroup_limits_init(&lim);
+    lim.memory = 64 << 20;
+    lim.pids_max = 20;
+    lim.cpuset_cpus = "0";
+    run_cgroup_limits_set_cpus(&lim, "0.5", &err);
+    struct run_cgroup *cg = NULL;
+    if (!tap_ok(run_cgroup_create(real_id, &lim, &cg, &err) == 0, "create a cgroup with limits")) {
+        tap_diag("%s", err.msg);
+        return;
+    }
+    tap_diag("cgroup at %s", run_cgroup_path(cg));
+    struct run_cgroup_memory_stats m;
+    tap_is_int(run_cgroup_memory_stats(cg, &m, &err), 0, "memory stats");
+    tap_is_int(m.limit, 64 << 20, "memory limit is in force");
+    struct run_cgroup_cpu_stats c;
+    run_cgroup_cpu_stats(cg, &c, &err);
+    tap_ok(c.quota_us == 50000 && c.period_us == 100000, "cpu quota 0.5");
+    tap_is_str(c.cpuset, "0", "cpuset 0");
+    char vis[64];
+    tap_is_int(run_cgroup_visible_cpus(&c, vis, sizeof vis), 1, "one cpu visible");
+
+    int go;
+    pid_t child = spawn(&go, 0);
+    tap_is_int(run_cgroup_add_pid(cg, child, &err), 0, "add a process");
+    pid_t *pids;
+    size_t n;
+    run_cgroup_tasks(cg, false, &pids, &n, &err);
+    tap_ok(n == 1 && pids[0] == child, "the cgroup lists exactly that process");
+    free(pids);
+    cleanup_free char *pcg = NULL;
+    {
+        cleanup_free char *p = xasprintf("/proc/%d/cgroup", (int)child);
+        size_t len;
+        read_file_at(AT_FDCWD, p, &pcg, &len, &err);
+    }
+    cleanup_free char *needle = xasprintf("/strata/%s\n", real_id);
+    tap_ok(pcg && strstr(pcg, needle), "/proc/PID/cgroup shows strata/ID");
+
+    struct run_cgroup *again = NULL;
+    tap_is_int(run_cgroup_open(real_id, &again, &err), 0, "open it again by id");
+    if (again) {
+        tap_is_str(run_cgroup_path(again), run_cgroup_path(cg), "same place");
+        run_cgroup_free(again);
+    }
+
+    /* a hog over the limit is OOM-killed, not throttled */
+    int go2;
+    pid_t hog = spawn(&go2, 256 << 20);
+    run_cgroup_add_pid(cg, hog, &err);
+    tap_ok(!run_cgroup_oom_killed(cg), "no OOM kill yet");
+    if (write(go2, "x", 1) != 1)
+        tap_diag("write: %s", strerror(errno));
+    int st;
+    waitpid(hog, &st, 0);
+    close(go2);
+    tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the hog died of SIGKILL (exit 137)");
+    tap_ok(run_cgroup_oom_killed(cg), "the cgroup reports the OOM kill");
+
+    /* destroy kills what is left and removes every directory */
+    cleanup_free char *path = xstrdup(run_cgroup_path(cg));
+    tap_is_int(run_cgroup_destroy(cg, &err), 0, "destroy with a live process");
+    waitpid(child, &st, 0);
+    close(go);
+    tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the process was killed");
+    tap_ok(access(path, F_OK) < 0, "the cgroup directory is gone");
+    tap_ok(run_cgroup_open(real_id, &cg, &err) < 0, "nothing left to open");
+
+    /* invalid cpuset: a clear error, nothing left behind */
+    run_cgroup_limits_init(&lim);
+    lim.cpuset_cpus = "0-4095";
+    tap_ok(run_cgroup_create(real_id, &lim, &cg, &err) < 0, "an impossible cpuset fails");
+    tap_diag("%s", err.msg);
+    tap_ok(strstr(err.msg, "cpuset.cpus") != NULL, "the error names cpuset.cpus");
+    tap_ok(run_cgroup_open(real_id, &cg, &err) < 0, "and leaves no cgroup");
+}
+
+/* Rootless (uid 65534) in a child: no limits -> a no-op or real cgroup,
+ * limits -> on this v1/hybrid machine a plain error. */
+static void test_rootless(void)
+{
+    enum run_cgroup_mode mode;
+    struct error err;
+    run_cgroup_detect_mode(&mode, &err);
+    if (geteuid() != 0) {
+        tap_skip("rootless checks need root to switch to uid 65534");
+        return;
+    }
+    int p[2];
+    if (pipe(p) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+            _exit(9);
+        char out[1200];
+        struct run_cgroup *cg = NULL;
+        int a = run_cgroup_create("rootless-unit", NULL, &cg, &err);
+        bool noop = a == 0 && run_cgroup_is_noop(cg);
+        if (cg)
+            run_cgroup_destroy(cg, &err);
+        struct run_cgroup_limits lim;
+        run_cgroup_limits_init(&lim);
+        lim.memory = 64 << 20;
+        int b = run_cgroup_create("rootless-unit", &lim, &cg, &err);
+        if (b == 0)
+            run_cgroup_destroy(cg, &err);
+        int len = snprintf(out, sizeof out, "%d %d %d %s", a, noop, b, b < 0 ? err.msg : "");
+        if (write(p[1], out, (size_t)len) < 0)
+            _exit(8);
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[1200] = {0};
+    ssize_t got = read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    int a = -9, noop = -9, b = -9;
+    sscanf(got > 0 ? buf : "", "%d %d %d", &a, &noop, &b);
+    tap_is_int(a, 0, "rootless create without limits succeeds");
+    if (mode == RUN_CGROUP_MODE_V1 || mode == RUN_CGROUP_MODE_HYBRID) {
+        tap_ok(noop == 1, "rootless on v1: a no-op cgroup");
+        tap_ok(b < 0, "rootless on v1: a memory limit is refused");
+        tap_ok(strstr(buf, "cannot enforce --memory") != NULL, "with a plain message");
+        tap_diag("%s", buf);
+    } else {
+        tap_skip("rootless v1 refusal: this machine is not v1/hybrid");
+    }
+}
+
+int main(void)
+{
+    if (!mkdtemp(scratch))
+        return 1;
+    test_parsers();
+    test_detect();
+    test_fake_stats();
+    test_real();
+    test_rootless();
+    struct error err;
+    rm_rf_at(AT_FDCWD, scratch, &err);
+    return tap_done();
+}
