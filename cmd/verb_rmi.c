@@ -1,0 +1,121 @@
+/* strata rmi: remove names (and with them, images) from the store. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cli.h"
+#include "cmd/imageutil.h"
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "format/image.h"
+#include "format/index.h"
+
+/* The first container (containers/<id>/image) using manifest digest, or NULL. */
+static char *container_using(struct fmt_store *s, const char *digest)
+{
+    int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    cleanup_dir DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return NULL;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        cleanup_free char *path = xasprintf("%s/image", de->d_name);
+        cleanup_free char *data = NULL;
+        struct error e;
+        if (read_file_at(dirfd(d), path, &data, NULL, &e) < 0)
+            continue;
+        data[strcspn(data, " \t\r\n")] = '\0';
+        if (!strcmp(data, digest))
+            return xstrdup(de->d_name);
+    }
+    return NULL;
+}
+
+static int remove_one(struct fmt_store *s, const char *name, bool force, struct error *err)
+{
+    struct fmt_index idx;
+    if (fmt_index_load(s, &idx, err) < 0)
+        return -1;
+    const struct fmt_index_entry *e = fmt_index_find(&idx, name);
+    bool by_ref = e != NULL;
+    fmt_index_clear(&idx);
+
+    struct fmt_image *img = NULL;
+    if (fmt_image_resolve(s, name, &img, err) < 0) {
+        if (!by_ref)
+            return -1;
+        /* a broken image can still be untagged */
+        if (fmt_index_remove_ref(s, name, err) < 0)
+            return -1;
+        printf("Untagged: %s\n", name);
+        return 0;
+    }
+    cleanup_free char *user = container_using(s, img->digest);
+    if (user && !force) {
+        error_set(err, EBUSY, "image `%s` is used by container `%s` (use --force to untag it)",
+                  name, user);
+        fmt_image_free(img);
+        return -1;
+    }
+    int ret = 0;
+    if (by_ref) {
+        ret = fmt_index_remove_ref(s, name, err);
+        if (ret == 0)
+            printf("Untagged: %s\n", img->ref);
+    } else {
+        int n = fmt_index_remove_digest(s, img->digest, err);
+        if (n < 0)
+            ret = -1;
+        else
+            printf("Deleted: %s\n", img->digest);
+    }
+    fmt_image_free(img);
+    return ret;
+}
+
+static int run_rmi(struct cli *cli, const struct verb *v, int argc, char **argv)
+{
+    static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {0}};
+    bool force = false;
+    int c;
+    while ((c = cli_getopt(v, argc, argv, "f", opts)) != -1) {
+        if (c == 'f')
+            force = true;
+        else
+            return cli_exit_status(c);
+    }
+    if (optind >= argc)
+        return cli_usage_error(v, "need at least one image");
+    struct fmt_store *s = imgutil_open_store(cli, v);
+    if (!s)
+        return 1;
+    int status = 0;
+    for (int i = optind; i < argc; i++) {
+        struct error err = {0};
+        if (remove_one(s, argv[i], force, &err) < 0)
+            status = cli_fail(v, &err);
+    }
+    fmt_store_close(s);
+    return status;
+}
+
+STRATA_VERB(rmi, "rmi", "remove images",
+            "usage: strata rmi [-f] IMAGE...\n"
+            "\n"
+            "Given a name, remove that name; given an image id or digest, remove every\n"
+            "name of that image.  An image used by a container is refused unless\n"
+            "--force.  The blobs stay until `strata prune`, which removes whatever no\n"
+            "name and no container references.\n"
+            "\n"
+            "  -f, --force   remove even when a container uses the image\n",
+            run_rmi)
