@@ -50,7 +50,7 @@ int cli_getopt(const struct verb *v, int argc, char **argv, const char *shortopt
         merged_from = longopts;
     }
     /* ':' first so a missing argument is reported as ':' rather than '?' */
-    char *opts = xasprintf("%s%s:", shortopts[0] == '+' ? "+" : "",
+    char *opts = xasprintf("%s:%s", shortopts[0] == '+' ? "+" : "",
                            shortopts + (shortopts[0] == '+'));
     opterr = 0;
     int prev = optind;

@@ -61,6 +61,10 @@ static json_t *image_json(struct fmt_store *s, struct fmt_image *img)
                           manifest ? manifest : json_null(), "Layers", layers);
     if (img->manifest.annotations)
         json_object_set(o, "Annotations", img->manifest.annotations);
+    static const char *optional[] = {"Created", "Author", "Architecture", "Os"};
+    for (size_t i = 0; i < ARRAY_SIZE(optional); i++)
+        if (json_is_null(json_object_get(o, optional[i])))
+            json_object_del(o, optional[i]);
     return o;
 }
 
