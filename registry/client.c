@@ -523,8 +523,12 @@ static int fetch_token(struct reg_conn *conn, const char *scope, struct error *e
         free(url);
         url = u;
     }
-    if (scope && *scope) {
-        char *u = reg_url_add_query(url, "scope", scope);
+    /* several scopes (a mount reads another repository) are sent as
+     * repeated scope parameters, as the token spec has it */
+    cleanup_free char *scopes = xstrdup(scope ? scope : "");
+    for (char *save = NULL, *one = strtok_r(scopes, " ", &save); one;
+         one = strtok_r(NULL, " ", &save)) {
+        char *u = reg_url_add_query(url, "scope", one);
         free(url);
         url = u;
     }
