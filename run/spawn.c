@@ -1,0 +1,560 @@
+/* run_container: the caller's side (P) and the helper (C).
+ *
+ * P forks C; C enters a new user namespace (rootless) and mount namespace,
+ * has P write its id maps, and clones the container process G with
+ * CLONE_PARENT so that G is P's child (P waits for it, signals it through a
+ * pidfd, and owns its cgroup).  C then mounts the root (the union of the
+ * layers, served from C's threads) and says READY; P moves G into the
+ * cgroup and says GO; G builds the root and execs.  G's end of the socket
+ * is close-on-exec: EOF means the exec happened, a message means a step
+ * failed and names it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "run/container.h"
+#include "run/internal.h"
+
+void run_spec_init(struct run_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->stdin_fd = spec->stdout_fd = spec->stderr_fd = -1;
+    spec->network = RUN_NET_NONE;
+    spec->limits.memory_swap = 0;
+}
+
+int run_container(const struct run_spec *spec, int *exit_status, struct error *err)
+{
+    struct run_result res;
+    int r = run_container_ex(spec, &res, err);
+    *exit_status = res.exit_status;
+    return r;
+}
+
+/* ---- messages ---- */
+
+int run_msg_send(int sock, int type, int value, int fd)
+{
+    struct run_msg m = {.type = type, .value = value};
+    struct iovec iov = {.iov_base = &m, .iov_len = sizeof m};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd >= 0) {
+        memset(&u, 0, sizeof u);
+        mh.msg_control = u.buf;
+        mh.msg_controllen = sizeof u.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof m ? 0 : -1;
+}
+
+int run_msg_send_error(int sock, const struct error *e, int status)
+{
+    struct run_msg m = {.type = RUN_MSG_ERROR, .value = status, .code = e->code};
+    snprintf(m.text, sizeof m.text, "%s", e->msg);
+    ssize_t n;
+    do
+        n = send(sock, &m, sizeof m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof m ? 0 : -1;
+}
+
+int run_msg_recv(int sock, struct run_msg *m, int *fd)
+{
+    struct iovec iov = {.iov_base = m, .iov_len = sizeof *m};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                        .msg_controllen = sizeof u.buf};
+    if (fd)
+        *fd = -1;
+    ssize_t n;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return -1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm), sizeof got);
+            if (fd && *fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
+    }
+    if (n != (ssize_t)sizeof *m) {
+        errno = EPROTO;
+        return -1;
+    }
+    m->text[sizeof m->text - 1] = '\0';
+    return 1;
+}
+
+void run_forwarded_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGQUIT);
+    sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
+    sigaddset(set, SIGWINCH);
+}
+
+/* ---- the helper C ---- */
+
+struct helper_ctx {
+    const struct run_spec *spec;
+    const char *root;
+    const char *run_dir;
+    int sock_c; /* C's end toward P */
+    int sock_g; /* G's end toward P (inherited by G) */
+    int other_c, other_g; /* P's ends, closed in C */
+    sigset_t old_mask;
+    bool rootless;
+    pid_t parent;
+};
+
+static __attribute__((noreturn)) void helper_fail(struct helper_ctx *h, struct error *e)
+{
+    run_msg_send_error(h->sock_c, e, 125);
+    _exit(125);
+}
+
+static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
+{
+    struct error e = {0};
+    struct run_msg m;
+
+    close(h->other_c);
+    close(h->other_g);
+    /* P's death takes the helper (and with it the union mount) along. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != h->parent)
+        _exit(125);
+    /* terminal signals are P's to forward; keep them blocked here */
+
+    int flags = CLONE_NEWNS | (h->rootless ? CLONE_NEWUSER : 0);
+    if (unshare(flags) < 0) {
+        error_errno(&e, h->rootless ? "unshare user and mount namespaces"
+                                    : "unshare mount namespace");
+        helper_fail(h, &e);
+    }
+    if (h->rootless) {
+        if (run_msg_send(h->sock_c, RUN_MSG_MAPS, 0, -1) < 0)
+            _exit(125);
+        int r = run_msg_recv(h->sock_c, &m, NULL);
+        if (r <= 0 || m.type != RUN_MSG_MAPS_DONE)
+            _exit(125);
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+            error_errno(&e, "become root in the user namespace");
+            helper_fail(h, &e);
+        }
+    }
+    /* nothing we mount may propagate back to the host */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        error_errno(&e, "make mounts private");
+        helper_fail(h, &e);
+    }
+
+    int cflags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (h->spec->network == RUN_NET_NONE)
+        cflags |= CLONE_NEWNET;
+    /* fork-like raw clone (no new stack): the child continues here */
+    pid_t g = (pid_t)syscall(SYS_clone, (unsigned long)(cflags | SIGCHLD), NULL, NULL, NULL,
+                             NULL);
+    if (g < 0) {
+        error_errno(&e, "clone the container process");
+        helper_fail(h, &e);
+    }
+    if (g == 0) {
+        close(h->sock_c);
+        struct run_child_ctx c = {
+            .spec = h->spec,
+            .root = h->root,
+            .run_dir = h->run_dir,
+            .sock = h->sock_g,
+            .old_mask = h->old_mask,
+            .rootless = h->rootless,
+        };
+        run_child_main(&c);
+    }
+    close(h->sock_g);
+    if (run_msg_send(h->sock_c, RUN_MSG_PID, g, -1) < 0)
+        _exit(125);
+
+    if (h->spec->lowers) {
+        /* The union mount is served from this process's threads until P
+         * closes the socket.  unionfs lands separately; until then a
+         * layered root is refused up front by run_container_ex. */
+        error_set(&e, 0, "union roots are not supported yet");
+        helper_fail(h, &e);
+    }
+    /* Where the cgroup helper's /proc view will be started (it lives as
+     * long as this helper, outside the container's PID namespace). */
+
+    if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
+        _exit(125);
+    _exit(0);
+}
+
+/* ---- the caller P ---- */
+
+static int write_etc_files(const struct run_spec *spec, int dirfd, const char *hostname,
+                           struct error *err)
+{
+    cleanup_free char *hosts = xasprintf("127.0.0.1\tlocalhost %s\n"
+                                         "::1\tlocalhost ip6-localhost ip6-loopback\n",
+                                         hostname);
+    cleanup_free char *hn = xasprintf("%s\n", hostname);
+    if (atomic_write_at(dirfd, "hostname", hn, strlen(hn), 0644, err) < 0 ||
+        atomic_write_at(dirfd, "hosts", hosts, strlen(hosts), 0644, err) < 0)
+        return -1;
+
+    /* the host's resolv.conf; a loopback resolver is useless in a new
+     * network namespace, so those lines go unless the network is shared */
+    cleanup_free char *host = NULL;
+    size_t len = 0;
+    struct error ignore = {0};
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &host, &len, &ignore) < 0)
+        host = xstrdup("");
+    size_t cap = strlen(host) + 64;
+    cleanup_free char *out = xmalloc(cap);
+    out[0] = '\0';
+    size_t o = 0;
+    bool any_ns = false;
+    for (char *line = host, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        size_t n = next ? (size_t)(next - line) : strlen(line);
+        if (next)
+            next++;
+        bool local = !strncmp(line, "nameserver", 10) &&
+                     (strstr(line, " 127.") || strstr(line, " ::1"));
+        if (local && spec->network != RUN_NET_HOST)
+            continue;
+        if (!strncmp(line, "nameserver", 10))
+            any_ns = true;
+        memcpy(out + o, line, n);
+        o += n;
+        out[o++] = '\n';
+        out[o] = '\0';
+    }
+    (void)any_ns;
+    return atomic_write_at(dirfd, "resolv.conf", out, o, 0644, err);
+}
+
+static char *make_id(void)
+{
+    unsigned char b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, b, sizeof b) != (ssize_t)sizeof b) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)((ts.tv_nsec >> (i % 8)) ^ (getpid() << i) ^ i);
+    }
+    if (fd >= 0)
+        close(fd);
+    char *id = xmalloc(sizeof b * 2 + 1);
+    for (size_t i = 0; i < sizeof b; i++)
+        sprintf(id + 2 * i, "%02x", b[i]);
+    return id;
+}
+
+static void drain_signals(int sigfd)
+{
+    struct signalfd_siginfo si;
+    while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+        ;
+}
+
+static void kill_and_reap(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+int run_container_ex(const struct run_spec *spec, struct run_result *res, struct error *err)
+{
+    memset(res, 0, sizeof *res);
+    res->exit_status = -1;
+    if (!spec->argv || !spec->argv[0])
+        return error_set(err, EINVAL, "no command to run");
+    if (!!spec->rootfs == !!spec->lowers)
+        return error_set(err, EINVAL, "give either a rootfs or layers, not both");
+    if (spec->lowers && (!spec->upper || !spec->work))
+        return error_set(err, EINVAL, "a layered root needs an upper and a work dir");
+    if (spec->lowers)
+        return error_set(err, ENOTSUP, "layered roots need unionfs, which is not built in yet");
+    if (spec->limits.memory || spec->limits.cpus > 0 || spec->limits.pids ||
+        spec->limits.cpuset_cpus || spec->limits.memory_swap > 0)
+        return error_set(err, ENOTSUP, "resource limits are not supported yet (no cgroup "
+                                       "support built in)");
+
+    bool rootless = geteuid() != 0;
+    cleanup_free char *id = spec->id ? xstrdup(spec->id) : make_id();
+    cleanup_free char *hostname =
+        spec->hostname ? xstrdup(spec->hostname) : xstrndup(id, 12);
+
+    /* the run dir: etc files and the union mount point */
+    cleanup_free char *tmp_dir = NULL;
+    const char *run_dir = spec->run_dir;
+    if (!run_dir) {
+        const char *base = getenv("XDG_RUNTIME_DIR");
+        if (!base || access(base, W_OK) < 0)
+            base = "/tmp";
+        tmp_dir = xasprintf("%s/strata-run.XXXXXX", base);
+        if (!mkdtemp(tmp_dir)) {
+            error_errno(err, "create a run directory in `%s`", base);
+            free(tmp_dir);
+            tmp_dir = NULL;
+            return -1;
+        }
+        run_dir = tmp_dir;
+    }
+    int ret = -1;
+    int sigfd = -1, sc[2] = {-1, -1}, sg[2] = {-1, -1}, pidfd = -1, master = -1;
+    pid_t c_pid = -1, g_pid = -1;
+    sigset_t fwd, old_mask;
+    bool mask_set = false;
+    struct run_tty_saved tty_saved = {.fd = -1};
+    cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
+    const char *root = spec->rootfs;
+
+    {
+        cleanup_close int rd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rd < 0) {
+            error_errno(err, "open run directory `%s`", run_dir);
+            goto out;
+        }
+        if (write_etc_files(spec, rd, hostname, err) < 0)
+            goto out;
+        if (spec->lowers) {
+            if (mkdirat(rd, "rootfs", 0755) < 0 && errno != EEXIST) {
+                error_errno(err, "mkdir `%s`", mnt);
+                goto out;
+            }
+            root = mnt;
+        }
+    }
+
+    run_forwarded_signals(&fwd);
+    if (pthread_sigmask(SIG_BLOCK, &fwd, &old_mask) != 0) {
+        error_errno(err, "block signals");
+        goto out;
+    }
+    mask_set = true;
+    sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0) {
+        error_errno(err, "signalfd");
+        goto out;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sc) < 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sg) < 0) {
+        error_errno(err, "socketpair");
+        goto out;
+    }
+
+    /* The cgroup helper's hook: create the container's cgroup here. */
+
+    struct helper_ctx h = {
+        .spec = spec, .root = root, .run_dir = run_dir,
+        .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
+        .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
+    };
+    fflush(NULL);
+    c_pid = fork();
+    if (c_pid < 0) {
+        error_errno(err, "fork");
+        goto out;
+    }
+    if (c_pid == 0)
+        helper_main(&h);
+    close(sc[1]);
+    sc[1] = -1;
+    close(sg[1]);
+    sg[1] = -1;
+
+    /* the helper's steps */
+    for (bool ready = false; !ready;) {
+        struct run_msg m;
+        int r = run_msg_recv(sc[0], &m, NULL);
+        if (r <= 0) {
+            error_set(err, 0, "the runtime helper died during setup");
+            goto fail;
+        }
+        switch (m.type) {
+        case RUN_MSG_MAPS:
+            if (run_idmap_write(c_pid, err) < 0)
+                goto fail;
+            if (run_msg_send(sc[0], RUN_MSG_MAPS_DONE, 0, -1) < 0) {
+                error_errno(err, "talk to the runtime helper");
+                goto fail;
+            }
+            break;
+        case RUN_MSG_PID:
+            g_pid = m.value;
+            break;
+        case RUN_MSG_READY:
+            ready = true;
+            break;
+        case RUN_MSG_ERROR:
+            error_set(err, m.code, "%s", m.text);
+            goto fail;
+        default:
+            error_set(err, EPROTO, "unexpected message %d from the runtime helper", m.type);
+            goto fail;
+        }
+    }
+    if (g_pid <= 0) {
+        error_set(err, EPROTO, "the runtime helper sent no container pid");
+        goto fail;
+    }
+    pidfd = run_pidfd_open(g_pid);
+    if (pidfd < 0) {
+        error_errno(err, "pidfd_open %d", (int)g_pid);
+        goto fail;
+    }
+    if (!spec->lowers) {
+        /* nothing to serve: the helper has exited */
+        while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        c_pid = -1;
+    }
+
+    /* The cgroup helper's hook: move g_pid into the container's cgroup
+     * here, before GO (G unshares its cgroup namespace after GO). */
+
+    if (run_msg_send(sg[0], RUN_MSG_GO, 0, -1) < 0) {
+        error_errno(err, "talk to the container process");
+        goto fail;
+    }
+    for (;;) {
+        struct run_msg m;
+        int fd = -1;
+        int r = run_msg_recv(sg[0], &m, &fd);
+        if (r == 0)
+            break; /* exec'd: the close-on-exec end went away */
+        if (r < 0) {
+            error_errno(err, "read from the container process");
+            goto fail;
+        }
+        if (m.type == RUN_MSG_PTY && fd >= 0) {
+            if (master >= 0)
+                close(master);
+            master = fd;
+            continue;
+        }
+        if (fd >= 0)
+            close(fd);
+        if (m.type == RUN_MSG_ERROR) {
+            error_set(err, m.code, "%s", m.text);
+            res->exit_status = m.value ? m.value : 125;
+            goto fail;
+        }
+    }
+    res->pid = g_pid;
+    if (spec->on_start)
+        spec->on_start(spec->on_start_data, g_pid);
+
+    int out_fd = spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO;
+    int in_fd = spec->stdin_fd >= 0 ? spec->stdin_fd : STDIN_FILENO;
+    if (master >= 0) {
+        int ref = isatty(in_fd) ? in_fd : out_fd;
+        run_tty_copy_winsize(ref, master);
+        if (spec->interactive)
+            run_tty_raw(in_fd, &tty_saved);
+    }
+    struct run_relay rl = {
+        .master = master,
+        .in_fd = master >= 0 && spec->interactive ? in_fd : -1,
+        .out_fd = out_fd,
+        .sigfd = sigfd,
+        .pidfd = pidfd,
+    };
+    if (run_relay_loop(&rl, err) < 0)
+        goto fail;
+    siginfo_t si = {0};
+    if (waitid(P_PID, (id_t)g_pid, &si, WEXITED) < 0) {
+        error_errno(err, "wait for the container process");
+        g_pid = -1;
+        goto fail;
+    }
+    g_pid = -1;
+    res->exit_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+    ret = 0;
+    goto out;
+
+fail:
+    kill_and_reap(g_pid);
+    g_pid = -1;
+out:
+    run_tty_restore(&tty_saved);
+    if (master >= 0)
+        close(master);
+    if (sc[0] >= 0)
+        close(sc[0]); /* tells the helper to unmount and exit */
+    if (c_pid > 0) {
+        if (ret < 0)
+            kill(c_pid, SIGKILL);
+        while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    /* The cgroup helper's hook: read OOM state, remove the cgroup. */
+    if (sc[1] >= 0)
+        close(sc[1]);
+    if (sg[0] >= 0)
+        close(sg[0]);
+    if (sg[1] >= 0)
+        close(sg[1]);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (sigfd >= 0) {
+        drain_signals(sigfd);
+        close(sigfd);
+    }
+    if (mask_set)
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    if (tmp_dir) {
+        struct error ignore = {0};
+        rm_rf_at(AT_FDCWD, tmp_dir, &ignore);
+    }
+    return ret;
+}
