@@ -16,7 +16,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/strata
 DESTDIR ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS := fuse3 libarchive openssl libzstd jansson libcurl libcap libseccomp
+PKGS := fuse3 libarchive openssl libzstd zlib jansson libcurl libcap libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

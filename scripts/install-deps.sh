@@ -3,7 +3,7 @@
 # One list, one place: `make deps` and .ci/run both call this script.
 set -eu
 
-BUILD="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev libssl-dev
+BUILD="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev zlib1g-dev libssl-dev
 libzstd-dev libjansson-dev libcap-dev libcurl4-openssl-dev libseccomp-dev"
 TEST="busybox-static skopeo umoci uidmap attr acl util-linux iproute2 procps
 python3 zstd gzip tar file docker-registry apache2-utils openssl curl"
