@@ -16,6 +16,8 @@
 
 #include "common/error.h"
 #include "format/digest.h"
+#include "format/manifest.h"
+#include "format/store.h"
 
 enum fmt_entry_type {
     FMT_ENTRY_FILE,
@@ -71,6 +73,12 @@ int fmt_layer_index_read_archive(struct archive *a, bool digests, const char *wh
 int fmt_layer_index_read_fd(int fd, bool digests, const char *what,
                             struct fmt_layer_index *out, struct error *err);
 
+/* A directory read as a layer (a container's upper dir): OCI whiteout
+ * files, 0/0 character devices and "opaque" xattrs become whiteout and
+ * opaque entries.  No digests. */
+int fmt_layer_index_from_dir(int dirfd, const char *path, const char *what,
+                             struct fmt_layer_index *out, struct error *err);
+
 /* JSON form (the cache file's format). */
 json_t *fmt_layer_index_to_json(const struct fmt_layer_index *ix);
 int fmt_layer_index_from_json(json_t *j, const char *what, struct fmt_layer_index *out,
@@ -83,5 +91,11 @@ int fmt_layer_index_cache_load(int root_fd, const char *diff_id, bool need_diges
                                struct fmt_layer_index *out, struct error *err);
 int fmt_layer_index_cache_store(int root_fd, const char *diff_id,
                                 const struct fmt_layer_index *ix, struct error *err);
+
+/* The index of a layer in the store (descriptor with diff_id): cached, or
+ * read from the blob (digest-verified to its end) and cached.  With
+ * `digests`, a cached index without digests is rebuilt with them. */
+int fmt_layer_index_load(struct fmt_store *s, const struct fmt_descriptor *layer, bool digests,
+                         struct fmt_layer_index *out, struct error *err);
 
 #endif
