@@ -260,10 +260,11 @@ static pid_t spawn(int *go, size_t hog)
         if (read(p[0], &c, 1) != 1)
             _exit(3);
         for (size_t done = 0; done < hog; done += 1 << 20) {
-            char *m = malloc(1 << 20);
+            volatile char *m = malloc(1 << 20);
             if (!m)
                 _exit(2);
-            memset(m, 1, 1 << 20);
+            for (size_t i = 0; i < (1 << 20); i += 4096)
+                m[i] = 1;
         }
         if (hog)
             _exit(0);

@@ -1,0 +1,506 @@
+/* The /proc view's FUSE side (low-level API): one flat directory of
+ * read-only files whose text is rendered at open time (procview_render.c)
+ * and served with direct_io, so readers always get fresh numbers and the
+ * size-0-like /proc semantics.  One thread polls /dev/fuse and an eventfd
+ * (stop) and, every 5 s, samples the cgroup's runnable tasks for loadavg. */
+#define FUSE_USE_VERSION 312
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "run/cgroup_internal.h"
+#include "run/procview.h"
+#include "run/procview_internal.h"
+
+enum pv_kind { PV_MEMINFO, PV_CPUINFO, PV_STAT, PV_UPTIME, PV_LOADAVG, PV_DISKSTATS, PV_ONLINE, PV_N };
+
+const struct run_procview_target run_procview_targets[] = {
+    [PV_MEMINFO] = {"meminfo", "/proc/meminfo"},
+    [PV_CPUINFO] = {"cpuinfo", "/proc/cpuinfo"},
+    [PV_STAT] = {"stat", "/proc/stat"},
+    [PV_UPTIME] = {"uptime", "/proc/uptime"},
+    [PV_LOADAVG] = {"loadavg", "/proc/loadavg"},
+    [PV_DISKSTATS] = {"diskstats", "/proc/diskstats"},
+    [PV_ONLINE] = {"online", "/sys/devices/system/cpu/online"},
+    [PV_N] = {NULL, NULL},
+};
+
+#define PV_ROOT_INO 1
+#define PV_FIRST_INO 2
+#define LOAD_INTERVAL_MS 5000
+
+/* An open file's rendered text.  Handles are linked so that stop can free
+ * those whose RELEASE (sent asynchronously by the kernel) never arrived. */
+struct pv_handle {
+    struct pv_handle *prev, *next;
+    char *text;
+    size_t len;
+};
+
+struct run_procview {
+    struct fuse_session *se;
+    struct pv_handle *handles; /* only the serving thread touches it, stop after join */
+    pthread_t thread;
+    bool thread_started;
+    int stop_fd;
+    struct run_cgroup *cg; /* borrowed; its fields are read-only after open */
+    int64_t lim_memory;
+    double start; /* CLOCK_BOOTTIME seconds at start */
+    pthread_mutex_t lock; /* protects load, load_running, load_total */
+    double load[3];
+    int load_running, load_total;
+    struct timespec next_sample; /* only the serving thread touches it */
+};
+
+static double boottime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *read_host(const char *path)
+{
+    char *buf = NULL;
+    size_t len;
+    struct error err;
+    if (read_file_at(AT_FDCWD, path, &buf, &len, &err) < 0)
+        return xstrdup("");
+    return buf;
+}
+
+/* The CPUs the container should see, or NULL when that is all the host's
+ * (then the host's text passes through).  Returns the count in *n. */
+static bool visible_cpus(const struct run_cgroup_cpu_stats *c, uint64_t *bits, int *n)
+{
+    char list[4096];
+    *n = run_cgroup_visible_cpus(c, list, sizeof list);
+    run_cg_cpulist_parse(list, bits, RUN_PV_NCPU);
+    cleanup_free char *online = read_host("/sys/devices/system/cpu/online");
+    uint64_t host[RUN_PV_NCPU / 64];
+    if (run_cg_cpulist_parse(online, host, RUN_PV_NCPU) <= 0)
+        return true;
+    return memcmp(host, bits, sizeof host) != 0;
+}
+
+static char *render(struct run_procview *pv, enum pv_kind kind)
+{
+    struct error err;
+    struct run_cgroup_cpu_stats c;
+    uint64_t vis[RUN_PV_NCPU / 64];
+    int nvis;
+    switch (kind) {
+    case PV_MEMINFO: {
+        struct run_cgroup_memory_stats m;
+        cleanup_free char *host = read_host("/proc/meminfo");
+        if (run_cgroup_memory_stats(pv->cg, &m, &err) < 0)
+            return TAKE_PTR(host);
+        if (m.limit < 0 && pv->lim_memory >= 0)
+            m.limit = pv->lim_memory;
+        return run_pv_meminfo(host, &m);
+    }
+    case PV_CPUINFO: {
+        cleanup_free char *host = read_host("/proc/cpuinfo");
+        run_cgroup_cpu_stats(pv->cg, &c, &err);
+        return run_pv_cpuinfo(host, visible_cpus(&c, vis, &nvis) ? vis : NULL);
+    }
+    case PV_STAT: {
+        cleanup_free char *host = read_host("/proc/stat");
+        run_cgroup_cpu_stats(pv->cg, &c, &err);
+        return run_pv_stat(host, visible_cpus(&c, vis, &nvis) ? vis : NULL, c.user_ns,
+                           c.system_ns, sysconf(_SC_CLK_TCK));
+    }
+    case PV_UPTIME: {
+        run_cgroup_cpu_stats(pv->cg, &c, &err);
+        visible_cpus(&c, vis, &nvis);
+        double up = boottime() - pv->start;
+        double idle = up * nvis - (c.usage_ns > 0 ? (double)c.usage_ns / 1e9 : 0);
+        return run_pv_uptime(up, idle);
+    }
+    case PV_LOADAVG: {
+        if (pv->cg->noop)
+            return read_host("/proc/loadavg");
+        cleanup_free char *host = read_host("/proc/loadavg");
+        long last = 0;
+        const char *sp = strrchr(host, ' ');
+        if (sp)
+            last = strtol(sp + 1, NULL, 10);
+        pthread_mutex_lock(&pv->lock);
+        double avg[3] = {pv->load[0], pv->load[1], pv->load[2]};
+        int running = pv->load_running, total = pv->load_total;
+        pthread_mutex_unlock(&pv->lock);
+        return run_pv_loadavg(avg, running, total, last);
+    }
+    case PV_DISKSTATS: {
+        cleanup_free char *host = read_host("/proc/diskstats");
+        struct run_cgroup_io_stat *io = NULL;
+        size_t n = 0;
+        bool has_io = !pv->cg->noop && (pv->cg->v1dir[RUN_CG_BLKIO] || pv->cg->v2_io);
+        if (!has_io || run_cgroup_io_stats(pv->cg, &io, &n, &err) < 0)
+            return TAKE_PTR(host);
+        char *s = run_pv_diskstats(host, io, n);
+        free(io);
+        return s;
+    }
+    case PV_ONLINE: {
+        run_cgroup_cpu_stats(pv->cg, &c, &err);
+        if (!visible_cpus(&c, vis, &nvis))
+            return read_host("/sys/devices/system/cpu/online");
+        char list[4096];
+        run_cg_cpulist_format(vis, RUN_PV_NCPU, list, sizeof list);
+        return xasprintf("%s\n", list);
+    }
+    case PV_N:
+        break;
+    }
+    return xstrdup("");
+}
+
+/* Counts the cgroup's runnable (R) and uninterruptible (D) threads, as the
+ * kernel's load average does. */
+static void sample_load(struct run_procview *pv)
+{
+    if (pv->cg->noop)
+        return;
+    pid_t *tids = NULL;
+    size_t n = 0;
+    struct error err;
+    if (run_cgroup_tasks(pv->cg, true, &tids, &n, &err) < 0)
+        return;
+    int active = 0, running = 0;
+    for (size_t i = 0; i < n; i++) {
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)tids[i]);
+        cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        const char *rp = strrchr(buf, ')'); /* comm may hold spaces and parens */
+        if (!rp || rp[1] != ' ')
+            continue;
+        char state = rp[2];
+        running += state == 'R';
+        active += state == 'R' || state == 'D';
+    }
+    free(tids);
+    pthread_mutex_lock(&pv->lock);
+    run_pv_load_step(pv->load, active);
+    pv->load_running = running;
+    pv->load_total = (int)n;
+    pthread_mutex_unlock(&pv->lock);
+}
+
+/* ---- FUSE operations (every request answered exactly once) ---- */
+
+static void fill_attr(fuse_ino_t ino, struct stat *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_ino = ino;
+    st->st_nlink = 1;
+    if (ino == PV_ROOT_INO) {
+        st->st_mode = S_IFDIR | 0555;
+        st->st_nlink = 2;
+    } else {
+        /* size 0 like /proc: readers read to EOF (direct_io serves it) */
+        st->st_mode = S_IFREG | 0444;
+    }
+}
+
+static bool valid_ino(fuse_ino_t ino)
+{
+    return ino == PV_ROOT_INO || (ino >= PV_FIRST_INO && ino < PV_FIRST_INO + PV_N);
+}
+
+static void pv_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    if (parent != PV_ROOT_INO) {
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    for (int i = 0; i < PV_N; i++) {
+        if (!strcmp(name, run_procview_targets[i].name)) {
+            struct fuse_entry_param e = {.ino = PV_FIRST_INO + (fuse_ino_t)i,
+                                         .attr_timeout = 86400,
+                                         .entry_timeout = 86400};
+            fill_attr(e.ino, &e.attr);
+            fuse_reply_entry(req, &e);
+            return;
+        }
+    }
+    fuse_reply_err(req, ENOENT);
+}
+
+static void pv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    if (!valid_ino(ino)) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    struct stat st;
+    fill_attr(ino, &st);
+    fuse_reply_attr(req, &st, 86400);
+}
+
+static void pv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    if (ino != PV_ROOT_INO) {
+        fuse_reply_err(req, ENOTDIR);
+        return;
+    }
+    char buf[1024];
+    size_t used = 0;
+    if (size > sizeof buf)
+        size = sizeof buf;
+    /* offsets: 1 ".", 2 "..", 3.. the files */
+    for (off_t i = off; i < 2 + PV_N; i++) {
+        struct stat st;
+        fuse_ino_t e = i < 2 ? PV_ROOT_INO : PV_FIRST_INO + (fuse_ino_t)(i - 2);
+        const char *name = i == 0 ? "." : i == 1 ? ".." : run_procview_targets[i - 2].name;
+        fill_attr(e, &st);
+        size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+        if (need > size - used)
+            break;
+        used += need;
+    }
+    fuse_reply_buf(req, buf, used);
+}
+
+static void pv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    if (!valid_ino(ino) || ino == PV_ROOT_INO) {
+        fuse_reply_err(req, ino == PV_ROOT_INO ? EISDIR : ENOENT);
+        return;
+    }
+    if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+        fuse_reply_err(req, EACCES);
+        return;
+    }
+    struct run_procview *pv = fuse_req_userdata(req);
+    struct pv_handle *h = xzalloc(sizeof(*h));
+    h->text = render(pv, (enum pv_kind)(ino - PV_FIRST_INO));
+    h->len = strlen(h->text);
+    fi->fh = (uint64_t)(uintptr_t)h;
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    if (fuse_reply_open(req, fi) != 0) {
+        /* the opener is gone: no release will come */
+        free(h->text);
+        free(h);
+        return;
+    }
+    h->next = pv->handles;
+    if (h->next)
+        h->next->prev = h;
+    pv->handles = h;
+}
+
+static void handle_free(struct run_procview *pv, struct pv_handle *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        pv->handles = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    free(h->text);
+    free(h);
+}
+
+static void pv_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    struct pv_handle *h = (struct pv_handle *)(uintptr_t)fi->fh;
+    if (off < 0 || (size_t)off >= h->len) {
+        fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    size_t n = h->len - (size_t)off;
+    fuse_reply_buf(req, h->text + off, n < size ? n : size);
+}
+
+static void pv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct pv_handle *h = (struct pv_handle *)(uintptr_t)fi->fh;
+    if (h)
+        handle_free(fuse_req_userdata(req), h);
+    fuse_reply_err(req, 0);
+}
+
+static const struct fuse_lowlevel_ops pv_ops = {
+    .lookup = pv_lookup,
+    .getattr = pv_getattr,
+    .readdir = pv_readdir,
+    .open = pv_open,
+    .read = pv_read,
+    .release = pv_release,
+};
+
+static long ms_until(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : ms;
+}
+
+static void *pv_thread(void *arg)
+{
+    struct run_procview *pv = arg;
+    struct fuse_buf fbuf = {.mem = NULL};
+    int fd = fuse_session_fd(pv->se);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pv->stop_fd, .events = POLLIN}};
+        long wait = ms_until(&pv->next_sample);
+        int r = poll(p, 2, (int)wait);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (p[1].revents)
+            break;
+        if (ms_until(&pv->next_sample) == 0) {
+            sample_load(pv);
+            pv->next_sample.tv_sec += LOAD_INTERVAL_MS / 1000;
+        }
+        if (r > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
+            break; /* unmounted / connection aborted */
+        if (r > 0 && (p[0].revents & POLLIN)) {
+            int res = fuse_session_receive_buf(pv->se, &fbuf);
+            if (res == -EINTR || res == -EAGAIN)
+                continue;
+            if (res <= 0)
+                break;
+            fuse_session_process_buf(pv->se, &fbuf);
+        }
+        if (fuse_session_exited(pv->se))
+            break;
+    }
+    free(fbuf.mem);
+    return NULL;
+}
+
+static bool user_allow_other(void)
+{
+    cleanup_free char *conf = read_host("/etc/fuse.conf");
+    for (const char *p = conf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, "user_allow_other", 16))
+            return true;
+    return false;
+}
+
+int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim,
+                       const char *dir, struct run_procview **out, struct error *err)
+{
+    if (mkdir_p_at(AT_FDCWD, dir, 0755, err) < 0)
+        return error_prefix(err, "proc view");
+    struct run_procview *pv = xzalloc(sizeof(*pv));
+    pv->cg = cg;
+    pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
+    pv->start = boottime();
+    pv->stop_fd = -1;
+    pthread_mutex_init(&pv->lock, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &pv->next_sample);
+
+    /* allow_other: container processes are other users (or, rootless,
+     * other uids of the container's range); fusermount3 only grants it
+     * with user_allow_other in /etc/fuse.conf, else only the caller's uid
+     * (the container's root) may read the view */
+    bool other = geteuid() == 0 || user_allow_other();
+    char *argv[] = {"strata-procview", "-o",
+                    other ? "fsname=strata-procview,subtype=procview,allow_other"
+                          : "fsname=strata-procview,subtype=procview",
+                    NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+    pv->se = fuse_session_new(&args, &pv_ops, sizeof pv_ops, pv);
+    fuse_opt_free_args(&args);
+    if (!pv->se) {
+        error_set(err, EIO, "proc view: cannot create a FUSE session");
+        goto fail;
+    }
+    if (fuse_session_mount(pv->se, dir) != 0) {
+        error_set(err, EIO,
+                  "proc view: cannot mount FUSE on `%s` (needs /dev/fuse and CAP_SYS_ADMIN "
+                  "or fusermount3)",
+                  dir);
+        fuse_session_destroy(pv->se);
+        pv->se = NULL;
+        goto fail;
+    }
+    pv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (pv->stop_fd < 0) {
+        error_errno(err, "proc view: eventfd");
+        goto fail;
+    }
+    /* the server thread takes no signals: SIGINT/SIGTERM aimed at the
+     * runtime must reach its main thread */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&pv->thread, NULL, pv_thread, pv);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        error_code(err, r, "proc view: start the server thread");
+        goto fail;
+    }
+    pv->thread_started = true;
+    *out = pv;
+    return 0;
+fail:
+    run_procview_stop(pv);
+    return -1;
+}
+
+void run_procview_stop(struct run_procview *pv)
+{
+    if (!pv)
+        return;
+    if (pv->thread_started) {
+        uint64_t one = 1;
+        if (write(pv->stop_fd, &one, sizeof one) < 0) {
+            /* an eventfd write only fails on overflow; the thread is
+             * already told */
+        }
+        pthread_join(pv->thread, NULL);
+    }
+    if (pv->se) {
+        fuse_session_unmount(pv->se);
+        fuse_session_destroy(pv->se);
+    }
+    while (pv->handles)
+        handle_free(pv, pv->handles);
+    if (pv->stop_fd >= 0)
+        close(pv->stop_fd);
+    pthread_mutex_destroy(&pv->lock);
+    free(pv);
+}
+
+int run_procview_bind(const char *dir, const char *rootfs, struct error *err)
+{
+    for (int i = 0; run_procview_targets[i].name; i++) {
+        cleanup_free char *src = xasprintf("%s/%s", dir, run_procview_targets[i].name);
+        cleanup_free char *dst = xasprintf("%s%s", rootfs, run_procview_targets[i].target);
+        if (access(dst, F_OK) < 0)
+            continue;
+        if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+            return error_errno(err, "bind-mount proc view `%s` on `%s`", src, dst);
+    }
+    return 0;
+}

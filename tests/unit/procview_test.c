@@ -1,0 +1,296 @@
+/* run/procview: the renderers on canned host files, then (root, /dev/fuse)
+ * a real view mounted over a real cgroup with limits: the numbers follow
+ * the limits and move when a process in the cgroup allocates memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/error.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "run/cgroup.h"
+#include "run/cgroup_internal.h"
+#include "run/procview.h"
+#include "run/procview_internal.h"
+#include "tests/unit/tap.h"
+
+static const char host_meminfo[] = "MemTotal:       24684548 kB\n"
+                                   "MemFree:        24000000 kB\n"
+                                   "MemAvailable:   24300000 kB\n"
+                                   "Buffers:            1000 kB\n"
+                                   "Cached:           300000 kB\n"
+                                   "SwapCached:            0 kB\n"
+                                   "Active:           100000 kB\n"
+                                   "SwapTotal:       1048576 kB\n"
+                                   "SwapFree:        1048576 kB\n"
+                                   "Shmem:             8000 kB\n"
+                                   "HugePages_Total:       0\n";
+
+static const char host_cpuinfo[] = "processor\t: 0\nmodel name\t: X\n\n"
+                                   "processor\t: 1\nmodel name\t: X\n\n"
+                                   "processor\t: 2\nmodel name\t: X\n\n";
+
+static const char host_stat[] = "cpu  300 0 150 1000 10 0 5 0 0 0\n"
+                                "cpu0 100 0 50 400 5 0 2 0 0 0\n"
+                                "cpu1 100 0 50 300 5 0 2 0 0 0\n"
+                                "cpu2 100 0 50 300 0 0 1 0 0 0\n"
+                                "intr 1 2 3\nctxt 42\nbtime 1700000000\nprocesses 9\n";
+
+static int64_t field_kb(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+static void test_render(void)
+{
+    struct run_cgroup_memory_stats m;
+    memset(&m, 0xff, sizeof m);
+    char *s = run_pv_meminfo(host_meminfo, &m);
+    tap_is_str(s, host_meminfo, "no memory limit: meminfo passes through");
+    free(s);
+
+    m.limit = 256 << 20;
+    m.usage = 100 << 20;
+    m.cache = 30 << 20;
+    m.swap_limit = 0;
+    m.swap_usage = 0;
+    m.shmem = 4096;
+    s = run_pv_meminfo(host_meminfo, &m);
+    tap_is_int(field_kb(s, "MemTotal:"), 262144, "MemTotal is the limit");
+    tap_is_int(field_kb(s, "MemFree:"), 262144 - 102400, "MemFree = limit - usage");
+    tap_is_int(field_kb(s, "MemAvailable:"), 262144 - 102400 + 30720, "MemAvailable adds the cache");
+    tap_is_int(field_kb(s, "Cached:"), 30720, "Cached is the cgroup's page cache");
+    tap_is_int(field_kb(s, "SwapTotal:"), 0, "SwapTotal from a zero swap limit");
+    tap_is_int(field_kb(s, "Shmem:"), 4, "Shmem from the cgroup");
+    tap_ok(strstr(s, "HugePages_Total:       0\n") != NULL, "other lines pass through");
+    tap_ok(strstr(s, "MemTotal:         262144 kB\n") != NULL, "kernel's column layout");
+    free(s);
+    m.limit = INT64_C(1) << 50; /* larger than the host */
+    m.swap_limit = -1;
+    s = run_pv_meminfo(host_meminfo, &m);
+    tap_is_int(field_kb(s, "MemTotal:"), 24684548, "a limit above the host's RAM shows the host's");
+    tap_is_int(field_kb(s, "SwapTotal:"), 1048576, "no swap limit: the host's swap");
+    free(s);
+
+    uint64_t vis[RUN_PV_NCPU / 64] = {0};
+    vis[0] = (1 << 0) | (1 << 2);
+    s = run_pv_cpuinfo(host_cpuinfo, vis);
+    tap_is_str(s, "processor\t: 0\nmodel name\t: X\n\nprocessor\t: 2\nmodel name\t: X\n\n",
+               "cpuinfo keeps the visible processors");
+    free(s);
+    s = run_pv_cpuinfo(host_cpuinfo, NULL);
+    tap_is_str(s, host_cpuinfo, "cpuinfo passes through without a cpu limit");
+    free(s);
+
+    s = run_pv_stat(host_stat, vis, -1, -1, 100);
+    tap_ok(strstr(s, "cpu0 100 ") && !strstr(s, "cpu1 ") && strstr(s, "cpu2 100 "),
+           "stat keeps the visible cpuN lines");
+    tap_ok(!strncmp(s, "cpu  200 0 100 700 5 0 3 0 0 0\n", 31), "stat aggregate sums them");
+    tap_ok(strstr(s, "ctxt 42\n") && strstr(s, "btime 1700000000\n"), "other stat lines pass");
+    free(s);
+    /* 3 s user + 1 s system at USER_HZ 100: 300 and 100 ticks over 2 cpus */
+    s = run_pv_stat(host_stat, vis, 3000000000LL, 1000000000LL, 100);
+    tap_ok(strstr(s, "cpu0 150 0 50 357 0 0 0 0 0 0\n") != NULL,
+           "stat: cgroup time split over the visible cpus, idle the rest");
+    tap_ok(!strncmp(s, "cpu  300 0 100 ", 15), "stat aggregate of cgroup time");
+    free(s);
+
+    s = run_pv_uptime(12.345, 20.5);
+    tap_is_str(s, "12.35 20.50\n", "uptime format");
+    free(s);
+    double avg[3] = {0, 0, 0};
+    for (int i = 0; i < 12; i++)
+        run_pv_load_step(avg, 2);
+    tap_ok(avg[0] > 1.2 && avg[0] < 1.4 && avg[1] < avg[0] && avg[2] < avg[1],
+           "a minute of 2 runnable tasks: 1-min load ~1.26, slower averages behind");
+    s = run_pv_loadavg(avg, 1, 3, 77);
+    tap_ok(strstr(s, " 1/3 77\n") != NULL, "loadavg format");
+    free(s);
+
+    struct run_cgroup_io_stat io = {8, 0, 4096, 1024, 3, 1};
+    s = run_pv_diskstats("   8       0 sda 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n"
+                         "   8       1 sda1 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",
+                         &io, 1);
+    tap_ok(strstr(s, "   8       0 sda 3 0 8 0 1 0 2 0 0 0 0 0 0 0 0 0 0\n") != NULL,
+           "diskstats from the cgroup's io counters");
+    tap_ok(strstr(s, "   8       1 sda1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n") != NULL,
+           "devices the cgroup has not touched read zero");
+    free(s);
+}
+
+static char *slurp(const char *dir, const char *name)
+{
+    cleanup_free char *p = xasprintf("%s/%s", dir, name);
+    char *buf = NULL;
+    size_t len;
+    struct error err;
+    if (read_file_at(AT_FDCWD, p, &buf, &len, &err) < 0) {
+        tap_diag("%s", err.msg);
+        return xstrdup("");
+    }
+    return buf;
+}
+
+static char cg_id[64];
+static char mnt[] = "/tmp/strata-procview-XXXXXX";
+
+static void cleanup_all(void)
+{
+    struct run_cgroup *cg;
+    struct error err;
+    umount2(mnt, MNT_DETACH);
+    rmdir(mnt);
+    if (cg_id[0] && run_cgroup_open(cg_id, &cg, &err) == 0)
+        run_cgroup_destroy(cg, &err);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void test_mounted(void)
+{
+    struct error err = {0};
+    if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) < 0) {
+        tap_skip("a mounted view with real limits needs root and /dev/fuse");
+        return;
+    }
+    if (!mkdtemp(mnt))
+        return;
+    snprintf(cg_id, sizeof cg_id, "pvunit-%d", (int)getpid());
+    atexit(cleanup_all);
+
+    struct run_cgroup_limits lim;
+    run_cgroup_limits_init(&lim);
+    lim.memory = 256 << 20;
+    run_cgroup_limits_set_cpus(&lim, "1", &err);
+    struct run_cgroup *cg = NULL;
+    if (!tap_ok(run_cgroup_create(cg_id, &lim, &cg, &err) == 0, "cgroup with -m 256m --cpus 1")) {
+        tap_diag("%s", err.msg);
+        return;
+    }
+    struct run_procview *pv = NULL;
+    double t0 = now_ms();
+    int r = run_procview_start(cg, &lim, mnt, &pv, &err);
+    double t1 = now_ms();
+    if (!tap_ok(r == 0, "start the view")) {
+        tap_diag("%s", err.msg);
+        run_cgroup_destroy(cg, &err);
+        return;
+    }
+    tap_diag("run_procview_start took %.3f ms", t1 - t0);
+
+    char *mi = slurp(mnt, "meminfo");
+    tap_is_int(field_kb(mi, "MemTotal:"), 262144, "MemTotal = 256 MiB");
+    int64_t avail0 = field_kb(mi, "MemAvailable:");
+    tap_ok(avail0 > 0 && avail0 <= 262144, "MemAvailable within the limit");
+    free(mi);
+    char *online = slurp(mnt, "online");
+    tap_is_str(online, "0\n", "one cpu online");
+    free(online);
+    char *ci = slurp(mnt, "cpuinfo");
+    int procs = 0;
+    for (const char *p = ci; (p = strstr(p, "processor")); p++)
+        procs++;
+    tap_is_int(procs, 1, "cpuinfo lists one processor");
+    free(ci);
+    char *st = slurp(mnt, "stat");
+    tap_ok(strstr(st, "cpu0 ") && !strstr(st, "cpu1 "), "stat shows cpu0 only");
+    free(st);
+    char *up = slurp(mnt, "uptime");
+    tap_ok(strtod(up, NULL) < 60, "uptime counts from the view's start");
+    free(up);
+    char *la = slurp(mnt, "loadavg");
+    tap_ok(strstr(la, "/") != NULL, "loadavg readable");
+    free(la);
+    char *ds = slurp(mnt, "diskstats");
+    tap_ok(ds[0] != '\0' || access("/proc/diskstats", F_OK) < 0, "diskstats readable");
+    free(ds);
+    cleanup_free char *wpath = xasprintf("%s/meminfo", mnt);
+    int wfd = open(wpath, O_WRONLY | O_CLOEXEC);
+    tap_ok(wfd < 0 && errno == EACCES, "the view is read-only");
+    if (wfd >= 0)
+        close(wfd);
+
+    /* a process in the cgroup allocates 64 MiB: MemAvailable drops */
+    int p[2], q[2];
+    if (pipe2(p, O_CLOEXEC) < 0 || pipe2(q, O_CLOEXEC) < 0)
+        return;
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        if (read(p[0], &c, 1) != 1)
+            _exit(3);
+        /* volatile: the compiler may not drop writes nobody reads */
+        volatile char *m = malloc(64 << 20);
+        if (!m)
+            _exit(2);
+        for (size_t i = 0; i < (64 << 20); i += 4096)
+            m[i] = 1;
+        if (write(q[1], "x", 1) != 1)
+            _exit(4);
+        pause();
+        _exit(0);
+    }
+    close(p[0]);
+    close(q[1]);
+    if (run_cgroup_add_pid(cg, child, &err) < 0)
+        tap_diag("%s", err.msg);
+    char c;
+    if (write(p[1], "g", 1) != 1 || read(q[0], &c, 1) != 1)
+        tap_diag("child did not allocate");
+    mi = slurp(mnt, "meminfo");
+    int64_t avail1 = field_kb(mi, "MemAvailable:");
+    tap_ok(avail1 <= avail0 - 60000, "MemAvailable fell by the 64 MiB allocated");
+    tap_diag("MemAvailable %lld -> %lld kB", (long long)avail0, (long long)avail1);
+    free(mi);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(p[1]);
+    close(q[0]);
+
+    run_procview_stop(pv);
+    cleanup_free char *again = xasprintf("%s/meminfo", mnt);
+    tap_ok(access(again, F_OK) < 0, "stop unmounts the view");
+    tap_is_int(run_cgroup_destroy(cg, &err), 0, "cgroup destroyed");
+
+    /* without limits the host's values pass through */
+    if (run_cgroup_create(cg_id, NULL, &cg, &err) == 0 &&
+        run_procview_start(cg, NULL, mnt, &pv, &err) == 0) {
+        mi = slurp(mnt, "meminfo");
+        cleanup_free char *host = slurp("/proc", "meminfo");
+        tap_is_int(field_kb(mi, "MemTotal:"), field_kb(host, "MemTotal:"),
+                   "no limit: the host's MemTotal");
+        free(mi);
+        online = slurp(mnt, "online");
+        cleanup_free char *honline = slurp("/sys/devices/system/cpu", "online");
+        tap_is_str(online, honline, "no limit: the host's online mask");
+        free(online);
+        run_procview_stop(pv);
+        run_cgroup_destroy(cg, &err);
+    } else {
+        tap_ok(0, "view without limits");
+        tap_diag("%s", err.msg);
+    }
+    rmdir(mnt);
+}
+
+int main(void)
+{
+    test_render();
+    test_mounted();
+    return tap_done();
+}
