@@ -226,10 +226,6 @@ int fmt_image_commit(struct fmt_store *s, json_t *config, const struct fmt_descr
         if (!norm)
             return -1;
     }
-    for (size_t i = 0; i < n_layers; i++)
-        if (!fmt_blob_exists(s, layers[i].digest))
-            return error_set(err, ENOENT, "layer blob `%s` is not in the store",
-                             layers[i].digest);
     if (fmt_config_set_diff_ids(config, layers, n_layers, err) < 0)
         return -1;
     char *cfg = json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS);
@@ -240,6 +236,25 @@ int fmt_image_commit(struct fmt_store *s, json_t *config, const struct fmt_descr
     free(cfg);
     if (ret < 0)
         return error_prefix(err, "write image config");
+    return fmt_image_commit_manifest(s, &cdesc, layers, n_layers, ref, manifest_digest, err);
+}
+
+int fmt_image_commit_manifest(struct fmt_store *s, const struct fmt_descriptor *config,
+                              const struct fmt_descriptor *layers, size_t n_layers,
+                              const char *ref, char manifest_digest[FMT_DIGEST_MAX],
+                              struct error *err)
+{
+    if (ref) {
+        cleanup_free char *norm = fmt_ref_normalize(ref, err);
+        if (!norm)
+            return -1;
+    }
+    if (!fmt_blob_exists(s, config->digest))
+        return error_set(err, ENOENT, "config blob `%s` is not in the store", config->digest);
+    for (size_t i = 0; i < n_layers; i++)
+        if (!fmt_blob_exists(s, layers[i].digest))
+            return error_set(err, ENOENT, "layer blob `%s` is not in the store",
+                             layers[i].digest);
 
     /* Layer descriptors as written: record the uncompressed size we know. */
     struct fmt_descriptor *ls = xcalloc(n_layers + 1, sizeof *ls);
@@ -255,12 +270,12 @@ int fmt_image_commit(struct fmt_store *s, json_t *config, const struct fmt_descr
                                 json_string(num));
         }
     }
-    char *man = fmt_manifest_build(&cdesc, ls, n_layers, NULL);
+    char *man = fmt_manifest_build(config, ls, n_layers, NULL);
     for (size_t i = 0; i < n_layers; i++)
         fmt_descriptor_clear(&ls[i]);
     free(ls);
     struct fmt_descriptor mdesc = {.media_type = FMT_MT_MANIFEST, .size = (int64_t)strlen(man)};
-    ret = fmt_blob_put(s, man, strlen(man), mdesc.digest, err);
+    int ret = fmt_blob_put(s, man, strlen(man), mdesc.digest, err);
     free(man);
     if (ret < 0)
         return error_prefix(err, "write image manifest");

@@ -49,4 +49,12 @@ int fmt_image_commit(struct fmt_store *s, json_t *config, const struct fmt_descr
                      size_t n_layers, const char *ref, char manifest_digest[FMT_DIGEST_MAX],
                      struct error *err);
 
+/* The lower half of fmt_image_commit: the config blob is already in the
+ * store (its bytes are kept as they are, so an image id survives a
+ * save/load round trip); writes the manifest and tags it. */
+int fmt_image_commit_manifest(struct fmt_store *s, const struct fmt_descriptor *config,
+                              const struct fmt_descriptor *layers, size_t n_layers,
+                              const char *ref, char manifest_digest[FMT_DIGEST_MAX],
+                              struct error *err);
+
 #endif
