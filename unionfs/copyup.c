@@ -1,0 +1,405 @@
+/* Copy-up: the first write or metadata change of a lower object copies it
+ * (data, owner, mode, xattrs, timestamps) into work/tmp and renames it into
+ * the upper, so a crash or kill -9 at any moment leaves the upper with the
+ * old state or the new, never a partial file.  A lower file with several
+ * hard links is also linked into work/index/DEV-INO before the rename, and
+ * every other name of the set then resolves to that inode. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "unionfs/internal.h"
+
+int ufs_tmp_name(struct ufs *fs, char *buf, size_t size)
+{
+    unsigned long long n = atomic_fetch_add(&fs->tmp_counter, 1);
+    snprintf(buf, size, "#%d-%llx", (int)getpid(), n);
+    return 0;
+}
+
+static int copy_range_rw(int src, int dst, off_t off, off_t end)
+{
+    static const size_t bufsize = 1 << 20;
+    cleanup_free char *buf = xmalloc(bufsize);
+    while (off < end) {
+        size_t want = (size_t)(end - off) < bufsize ? (size_t)(end - off) : bufsize;
+        ssize_t r = pread(src, buf, want, off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (r == 0)
+            break;
+        for (ssize_t w = 0; w < r;) {
+            ssize_t k = pwrite(dst, buf + w, (size_t)(r - w), off + w);
+            if (k < 0) {
+                if (errno == EINTR)
+                    continue;
+                return errno;
+            }
+            w += k;
+        }
+        off += r;
+    }
+    return 0;
+}
+
+static int copy_range(int src, int dst, off_t off, off_t end)
+{
+    while (off < end) {
+        loff_t in = off, out = off;
+        ssize_t r = copy_file_range(src, &in, dst, &out, (size_t)(end - off), 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
+                return copy_range_rw(src, dst, off, end);
+            return errno;
+        }
+        if (r == 0)
+            break;
+        off += r;
+    }
+    return 0;
+}
+
+/* Reflink when the filesystem can, else copy only the data extents (holes
+ * stay holes) in the kernel with copy_file_range. */
+static int copy_data(int src, int dst, off_t size)
+{
+    if (size == 0)
+        return 0;
+    if (ioctl(dst, FICLONE, src) == 0)
+        return 0;
+    off_t off = 0;
+    while (off < size) {
+        off_t data = lseek(src, off, SEEK_DATA);
+        if (data < 0) {
+            if (errno == ENXIO)
+                break;
+            /* no SEEK_DATA: everything is data */
+            int r = copy_range(src, dst, off, size);
+            if (r)
+                return r;
+            break;
+        }
+        off_t hole = lseek(src, data, SEEK_HOLE);
+        if (hole < 0)
+            hole = size;
+        int r = copy_range(src, dst, data, hole);
+        if (r)
+            return r;
+        off = hole;
+    }
+    return ftruncate(dst, size) < 0 ? errno : 0;
+}
+
+static bool xattr_skip(const char *name)
+{
+    /* markers of kernel-overlay lowers and our own bookkeeping must not
+     * follow the object into the upper */
+    return !strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13) ||
+           !strncmp(name, "user.strata.", 12);
+}
+
+static int copy_xattrs(int src, int dst)
+{
+    ssize_t len = flistxattr(src, NULL, 0);
+    if (len <= 0)
+        return 0;
+    cleanup_free char *names = xmalloc((size_t)len + 1);
+    len = flistxattr(src, names, (size_t)len);
+    if (len < 0)
+        return errno == ENOTSUP ? 0 : errno;
+    size_t vcap = 256;
+    cleanup_free char *val = xmalloc(vcap);
+    for (char *name = names; name < names + len; name += strlen(name) + 1) {
+        if (xattr_skip(name))
+            continue;
+        ssize_t vl = fgetxattr(src, name, NULL, 0);
+        if (vl < 0)
+            continue;
+        if ((size_t)vl > vcap) {
+            vcap = (size_t)vl;
+            val = xrealloc(val, vcap);
+        }
+        vl = fgetxattr(src, name, val, vcap);
+        if (vl < 0)
+            continue;
+        if (fsetxattr(dst, name, val, (size_t)vl, 0) < 0) {
+            /* rootless cannot write trusted.* or security.*: the object is
+             * still correct for everything the container can see */
+            if (errno != EPERM && errno != ENOTSUP && errno != EACCES)
+                return errno;
+        }
+    }
+    return 0;
+}
+
+/* Owner, mode, xattrs and times of st onto dst, in that order: chown
+ * clears setuid bits and file capabilities, so they come after it. */
+int ufs_copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
+                  bool is_link, int dst_dir, const char *dst_name)
+{
+    struct timespec ts[2] = {st->st_atim, st->st_mtim};
+    if (is_link) {
+        if (fchownat(dst_dir, dst_name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+            fs->privileged)
+            return errno;
+        if (utimensat(dst_dir, dst_name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+            return errno;
+        return 0;
+    }
+    bool chowned = true;
+    if ((st->st_uid != fs->euid || st->st_gid != fs->egid) &&
+        fchown(dst_fd, st->st_uid, st->st_gid) < 0) {
+        if (fs->privileged)
+            return errno;
+        chowned = false;
+    }
+    if (fchmod(dst_fd, st->st_mode & 07777) < 0)
+        return errno;
+    if (src_fd >= 0) {
+        int r = copy_xattrs(src_fd, dst_fd);
+        if (r)
+            return r;
+    }
+    if (!chowned && fs->o.rootless_override) {
+        struct ufs_override ov;
+        if (ufs_override_get(dst_fd, false, &ov) < 0) {
+            ov.uid = st->st_uid;
+            ov.gid = st->st_gid;
+            ov.mode = st->st_mode & 07777;
+            ov.rdev = 0;
+            int r = ufs_override_set(dst_fd, &ov);
+            if (r)
+                return r;
+        }
+    }
+    if (futimens(dst_fd, ts) < 0)
+        return errno;
+    return 0;
+}
+
+static int copy_dir(struct ufs *fs, struct ufs_node *n, int pup, const char *name)
+{
+    char tmp[64];
+    ufs_tmp_name(fs, tmp, sizeof tmp);
+    int lfd = n->dfd[n->layer];
+    cleanup_close int src = openat(lfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fstat(lfd, &st) < 0)
+        return errno;
+    if (mkdirat(fs->tmp_fd, tmp, 0700) < 0)
+        return errno;
+    cleanup_close int dst = openat(fs->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int r = dst < 0 ? errno : ufs_copy_meta(fs, src, dst, &st, false, -1, NULL);
+    if (!r && renameat(fs->tmp_fd, tmp, pup, name) < 0)
+        r = errno;
+    if (r) {
+        unlinkat(fs->tmp_fd, tmp, AT_REMOVEDIR);
+        return r;
+    }
+    struct stat ust;
+    fstat(dst, &ust);
+    ufs_id_alias(fs, fs->layers[0].dev, ust.st_ino, n->ino);
+    n->dfd[0] = TAKE_FD(dst);
+    n->layer = 0;
+    return 0;
+}
+
+static int make_copy(struct ufs *fs, struct ufs_node *n, const struct stat *st, const char *tmp,
+                     bool with_data, int *out)
+{
+    int fd = -1, r = 0;
+    if (S_ISREG(st->st_mode)) {
+        cleanup_close int src = ufs_reopen(n->fd, O_RDONLY);
+        if (src < 0)
+            return errno;
+        fd = openat(fs->tmp_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return errno;
+        if (with_data)
+            r = copy_data(src, fd, st->st_size);
+        if (!r)
+            r = ufs_copy_meta(fs, src, fd, st, false, -1, NULL);
+        if (!r && !fs->o.volatile_mode && fsync(fd) < 0)
+            r = errno;
+    } else if (S_ISLNK(st->st_mode)) {
+        char target[PATH_MAX + 1];
+        ssize_t len = readlinkat(n->fd, "", target, PATH_MAX);
+        if (len < 0)
+            return errno;
+        target[len] = 0;
+        if (symlinkat(target, fs->tmp_fd, tmp) < 0)
+            return errno;
+        r = ufs_copy_meta(fs, -1, -1, st, true, fs->tmp_fd, tmp);
+        fd = openat(fs->tmp_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    } else {
+        struct ufs_override dev_ov;
+        bool as_file = false;
+        if (mknodat(fs->tmp_fd, tmp, st->st_mode & (S_IFMT | 0600), st->st_rdev) < 0) {
+            if (errno != EPERM || !fs->o.rootless_override)
+                return errno;
+            /* rootless: a device becomes an empty file that presents it */
+            int f = openat(fs->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (f < 0)
+                return errno;
+            close(f);
+            as_file = true;
+        }
+        fd = openat(fs->tmp_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            return errno;
+        char path[64];
+        ufs_proc_path(path, sizeof path, fd);
+        if ((st->st_uid != fs->euid || st->st_gid != fs->egid) &&
+            fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH) < 0 && fs->privileged)
+            r = errno;
+        if (!r && fchmodat(fs->tmp_fd, tmp, st->st_mode & 07777, 0) < 0)
+            r = errno;
+        if (!r && as_file) {
+            dev_ov.uid = st->st_uid;
+            dev_ov.gid = st->st_gid;
+            dev_ov.mode = st->st_mode & (S_IFMT | 07777);
+            dev_ov.rdev = st->st_rdev;
+            r = ufs_override_set(fd, &dev_ov);
+        }
+        struct timespec ts[2] = {st->st_atim, st->st_mtim};
+        if (!r && utimensat(fs->tmp_fd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0)
+            r = errno;
+    }
+    if (r) {
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int copy_nondir(struct ufs *fs, struct ufs_node *n, int pup, const char *name,
+                       bool with_data)
+{
+    char tmp[64];
+    struct stat st;
+    if (fstat(n->fd, &st) < 0)
+        return errno;
+    ufs_tmp_name(fs, tmp, sizeof tmp);
+    int fd = -1;
+    int r = make_copy(fs, n, &st, tmp, with_data, &fd);
+    char key[64] = "";
+    if (!r && S_ISREG(st.st_mode) && st.st_nlink > 1) {
+        snprintf(key, sizeof key, "%llx-%llx", (unsigned long long)fs->layers[n->layer].dev,
+                 (unsigned long long)st.st_ino);
+        if (linkat(fs->tmp_fd, tmp, fs->index_fd, key, 0) < 0)
+            r = errno;
+    }
+    if (!r && renameat(fs->tmp_fd, tmp, pup, name) < 0) {
+        r = errno;
+        if (*key)
+            unlinkat(fs->index_fd, key, 0);
+    }
+    if (r) {
+        unlinkat(fs->tmp_fd, tmp, 0);
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    int pfd = S_ISREG(st.st_mode) ? ufs_reopen(fd, O_PATH) : fd;
+    if (pfd != fd) {
+        close(fd);
+        if (pfd < 0)
+            return errno;
+    }
+    struct stat ust;
+    fstat(pfd, &ust);
+    ufs_id_alias(fs, fs->layers[0].dev, ust.st_ino, n->ino);
+    if (*key) {
+        n->index = true;
+        n->odev = fs->layers[n->layer].dev;
+        n->oino = st.st_ino;
+        n->lower_nlink = st.st_nlink;
+    }
+    n->lfd = n->fd;
+    n->fd = pfd;
+    n->layer = 0;
+    return 0;
+}
+
+static int copy_up_locked(struct ufs *fs, struct ufs_node *n, bool with_data)
+{
+    pthread_mutex_lock(&n->lock);
+    bool done = n->layer == 0;
+    pthread_mutex_unlock(&n->lock);
+    if (done)
+        return 0;
+    struct ufs_node *parent = n->parent;
+    if (!parent || !n->name)
+        return ENOENT;
+    int r = copy_up_locked(fs, parent, true);
+    if (r)
+        return r;
+    pthread_mutex_lock(&parent->lock);
+    int pup = parent->dfd[0];
+    pthread_mutex_unlock(&parent->lock);
+
+    pthread_mutex_lock(&n->lock);
+    if (n->layer != 0) {
+        if (n->dfd)
+            r = copy_dir(fs, n, pup, n->name);
+        else
+            r = copy_nondir(fs, n, pup, n->name, with_data);
+    }
+    pthread_mutex_unlock(&n->lock);
+    return r;
+}
+
+int ufs_copy_up(struct ufs *fs, struct ufs_node *n, bool with_data)
+{
+    if (!fs->has_upper)
+        return EROFS;
+    pthread_rwlock_rdlock(&fs->tree_lock);
+    int r = copy_up_locked(fs, n, with_data);
+    pthread_rwlock_unlock(&fs->tree_lock);
+    return r;
+}
+
+int ufs_copy_up_held(struct ufs *fs, struct ufs_node *n, bool with_data)
+{
+    if (!fs->has_upper)
+        return EROFS;
+    return copy_up_locked(fs, n, with_data);
+}
+
+int ufs_upper_dir_held(struct ufs *fs, struct ufs_node *d)
+{
+    int r = ufs_copy_up_held(fs, d, true);
+    if (r)
+        return -r;
+    pthread_mutex_lock(&d->lock);
+    int fd = d->dfd[0];
+    pthread_mutex_unlock(&d->lock);
+    return fd;
+}
+
+int ufs_upper_dir(struct ufs *fs, struct ufs_node *d)
+{
+    int r = ufs_copy_up(fs, d, true);
+    if (r)
+        return -r;
+    pthread_mutex_lock(&d->lock);
+    int fd = d->dfd[0];
+    pthread_mutex_unlock(&d->lock);
+    return fd;
+}

@@ -1,0 +1,205 @@
+/* unionfs internals shared by the op files.  Not for other modules.
+ *
+ * Layers: index 0 is the upper when there is one, then the lowers top to
+ * bottom.  A node is one inode of the merged view; its FUSE nodeid is its
+ * st_ino, a per-mount number handed out by the id map ((dev, ino) of any
+ * layer object -> number), so hard links and copied-up files keep it.
+ *
+ * Locks, always taken in this order:
+ *   fs->tree_lock (rwlock)  node->parent / node->name; rename takes it for
+ *                           writing, copy-up (which walks parents) for reading
+ *   node->lock (mutex)      the node's layer state (layer, fd, dfd, bottom);
+ *                           parents before children
+ *   fs->table_lock (mutex)  the node table, the id map, nlookup and refs
+ * Reads and writes use the fd in fi->fh and take no lock at all. */
+#ifndef STRATA_UNIONFS_INTERNAL_H
+#define STRATA_UNIONFS_INTERNAL_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "unionfs/unionfs.h"
+
+#define UFS_WH_PREFIX ".wh."
+#define UFS_WH_PREFIX_LEN 4
+#define UFS_OPQ ".wh..wh..opq"
+
+struct ufs_layer {
+    int fd;       /* O_RDONLY|O_DIRECTORY root of the layer */
+    dev_t dev;
+};
+
+struct ufs_node {
+    struct ufs_node *hnext;   /* node table chain (table_lock) */
+    uint64_t ino;             /* nodeid == st_ino */
+    uint64_t nlookup;         /* kernel references (table_lock) */
+    uint64_t refs;            /* children naming us as parent (table_lock) */
+    struct ufs_node *parent;  /* tree_lock */
+    char *name;               /* tree_lock; NULL once unlinked */
+
+    pthread_mutex_t lock;     /* protects everything below */
+    mode_t type;              /* S_IFMT bits, fixed for life */
+    int layer;                /* topmost layer holding the object */
+    int fd;                   /* non-dirs: O_PATH of the topmost object */
+    int lfd;                  /* non-dirs: O_PATH of the lower object after copy-up */
+    int *dfd;                 /* dirs: per layer O_RDONLY dir fd or -1 */
+    int bottom;               /* dirs: last layer merged in */
+    char *lpath;              /* dirs: path of this dir in the lowers ("" = root) */
+    bool index;               /* regular file whose data lives in work/index */
+    dev_t odev;               /* lower identity of a hard-linked file */
+    ino_t oino;
+    nlink_t lower_nlink;
+};
+
+struct ufs_idmap_entry;
+
+struct ufs {
+    struct ufs_options o;     /* strings owned by ufs (dup'ed) */
+    struct ufs_idmap_range *uidmap, *gidmap;
+    int n_layers;
+    struct ufs_layer *layers;
+    bool has_upper;
+    int work_fd;              /* work/ (tmp/ and index/ under it) */
+    int tmp_fd;
+    int index_fd;
+    bool privileged;          /* euid 0 in our user namespace: chown works */
+    uid_t euid;
+    gid_t egid;
+    atomic_ullong tmp_counter;
+
+    pthread_rwlock_t tree_lock;
+    pthread_mutex_t table_lock;
+    struct ufs_node **nodes;  /* hash by ino */
+    size_t n_nodes, nodes_cap;
+    struct ufs_idmap_entry **ids;
+    size_t n_ids, ids_cap;
+    uint64_t next_ino;
+    struct ufs_node *root;
+
+    struct fuse_session *se;
+    pthread_mutex_t init_lock;
+    pthread_cond_t init_cond;
+    bool init_done;
+    bool writeback;           /* the kernel caches writes (O_APPEND is its job) */
+};
+
+/* fs.c */
+int ufs_fs_new(const struct ufs_options *o, struct ufs **out, struct error *err);
+void ufs_fs_free(struct ufs *fs);
+int ufs_session_new(struct ufs *fs, const char *mountpoint, struct error *err);
+
+/* table.c */
+uint64_t ufs_id_get(struct ufs *fs, dev_t dev, ino_t ino, uint64_t want);
+void ufs_id_alias(struct ufs *fs, dev_t dev, ino_t ino, uint64_t number);
+void ufs_id_forget(struct ufs *fs, dev_t dev, ino_t ino);
+/* Moves node under a new parent/name; caller holds tree_lock for writing. */
+void ufs_node_move(struct ufs *fs, struct ufs_node *node, struct ufs_node *parent,
+                   const char *name);
+struct ufs_node *ufs_node_find(struct ufs *fs, uint64_t ino);
+/* Inserts node (nlookup 1) or, when one with that ino exists, bumps its
+ * nlookup, frees node and returns the existing one. */
+struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node);
+void ufs_node_forget(struct ufs *fs, struct ufs_node *node, uint64_t n);
+void ufs_table_free(struct ufs *fs);
+struct ufs_node *ufs_node_alloc(int n_layers);
+/* Fetches the node for a nodeid that the kernel holds a reference to. */
+static inline struct ufs_node *ufs_node_of(struct ufs *fs, fuse_ino_t ino)
+{
+    return ufs_node_find(fs, ino);
+}
+
+/* resolve.c: what a name in a merged directory is. */
+struct ufs_entry {
+    int layer;                /* topmost layer of the object, -1 = none */
+    struct stat st;           /* stat of the topmost object */
+    int fd;                   /* O_PATH (non-dir) or dir fd of the topmost */
+    int *dfd;                 /* dirs: per-layer dir fds (n_layers) */
+    int bottom;
+    bool lower;               /* some lower layer has the name (visible) */
+    bool upper;               /* the name exists in the upper dir itself */
+    bool upper_whiteout;      /* the upper has .wh.NAME (name hidden) */
+    bool index;               /* data comes from work/index */
+    nlink_t lower_nlink;      /* links of the lower original */
+    dev_t odev;               /* identity of the lower original */
+    ino_t oino;
+    char *redirect;           /* dirs: upper redirect xattr */
+};
+void ufs_entry_release(struct ufs *fs, struct ufs_entry *e);
+/* Resolves name in dir node d.  Returns 0 (e->layer -1 if absent) or errno. */
+int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
+                struct ufs_entry *e);
+/* Turns a resolved entry into a node with a kernel reference. */
+int ufs_entry_to_node(struct ufs *fs, struct ufs_node *parent, const char *name,
+                      struct ufs_entry *e, struct ufs_node **out);
+bool ufs_is_whiteout_stat(const struct stat *st);
+bool ufs_dir_is_opaque(int dirfd);
+bool ufs_name_reserved(const char *name);
+
+/* attr.c: what stat the kernel sees. */
+int ufs_node_stat(struct ufs *fs, struct ufs_node *n, struct stat *st);
+void ufs_present_stat(struct ufs *fs, struct ufs_node *n, int fd, struct stat *st);
+uid_t ufs_uid_to_host(struct ufs *fs, uid_t uid);
+gid_t ufs_gid_to_host(struct ufs *fs, gid_t gid);
+double ufs_timeout(struct ufs *fs, struct ufs_node *n);
+
+/* override_stat.c: containers-storage's "uid:gid:mode[:type]" xattr. */
+struct ufs_override {
+    uid_t uid;
+    gid_t gid;
+    mode_t mode;   /* permission bits plus S_IFMT when a type was given */
+    dev_t rdev;
+};
+int ufs_override_parse(const char *s, size_t len, struct ufs_override *ov);
+int ufs_override_format(const struct ufs_override *ov, char *buf, size_t size);
+/* Reads the xattr of the object behind an O_PATH/dir fd.  0, or -1. */
+int ufs_override_get(int fd, bool is_link, struct ufs_override *ov);
+int ufs_override_set(int fd, const struct ufs_override *ov);
+
+/* copyup.c */
+/* Makes sure node (and its parents) exist in the upper.  Returns errno. */
+int ufs_copy_up(struct ufs *fs, struct ufs_node *n, bool with_data);
+int ufs_copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
+                  bool is_link, int dst_dir, const char *dst_name);
+int ufs_tmp_name(struct ufs *fs, char *buf, size_t size);
+/* Same, for callers already holding tree_lock (rename). */
+int ufs_copy_up_held(struct ufs *fs, struct ufs_node *n, bool with_data);
+/* Upper dir fd of a directory node (copying it up), or -errno. */
+int ufs_upper_dir(struct ufs *fs, struct ufs_node *d);
+int ufs_upper_dir_held(struct ufs *fs, struct ufs_node *d);
+
+/* util.c */
+void ufs_proc_path(char *buf, size_t size, int fd);
+int ufs_reopen(int fd, int flags);
+/* Creates the OCI whiteout .wh.NAME in upper dir fd.  Returns errno. */
+int ufs_make_whiteout(int dirfd, const char *name);
+int ufs_unlink_whiteout(int dirfd, const char *name);
+bool ufs_has_whiteout(int dirfd, const char *name);
+int ufs_set_owner(struct ufs *fs, int fd, bool is_link, int dirfd, const char *name,
+                  uid_t uid, gid_t gid, mode_t mode);
+bool ufs_xattr_hidden(struct ufs *fs, const char *name);
+
+/* readdir.c */
+struct ufs_dirent {
+    char *name;
+    uint64_t ino;
+    unsigned char type;
+};
+struct ufs_dir_snapshot {
+    struct ufs_dirent *ents;
+    size_t n, cap;
+};
+/* Lists the merged directory made of dfd[top..bottom]; whiteouts, opaque
+ * markers and hidden names are left out.  with_ids fills ino from the id
+ * map (readdir), else ino is 0 (emptiness checks). */
+int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
+                 struct ufs_dir_snapshot *s, bool with_ids);
+void ufs_dir_snapshot_free(struct ufs_dir_snapshot *s);
+
+#endif

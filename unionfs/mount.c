@@ -1,0 +1,122 @@
+/* The in-process API: mount, serve from background threads, unmount. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "common/xalloc.h"
+#include "unionfs/internal.h"
+
+struct ufs_mount {
+    struct ufs *fs;
+    pthread_t thread;
+    int loop_result;
+    dev_t dev;      /* st_dev of the mount: its fusectl connection number */
+};
+
+static void *serve(void *arg)
+{
+    struct ufs_mount *m = arg;
+    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+    fuse_loop_cfg_set_clone_fd(cfg, 0);
+    fuse_loop_cfg_set_max_threads(cfg, 16);
+    fuse_loop_cfg_set_idle_threads(cfg, 4);
+    m->loop_result = fuse_session_loop_mt(m->fs->se, cfg);
+    fuse_loop_cfg_destroy(cfg);
+    /* a dead kernel connection ends the loop too: let waiters go */
+    pthread_mutex_lock(&m->fs->init_lock);
+    m->fs->init_done = true;
+    pthread_cond_broadcast(&m->fs->init_cond);
+    pthread_mutex_unlock(&m->fs->init_lock);
+    return NULL;
+}
+
+int ufs_mount_start(const struct ufs_options *o, const char *mountpoint,
+                    struct ufs_mount **out, struct error *err)
+{
+    struct ufs *fs = NULL;
+    if (ufs_fs_new(o, &fs, err) < 0) {
+        ufs_fs_free(fs);
+        return -1;
+    }
+    if (ufs_session_new(fs, mountpoint, err) < 0) {
+        ufs_fs_free(fs);
+        return -1;
+    }
+    struct ufs_mount *m = xzalloc(sizeof *m);
+    m->fs = fs;
+    /* serving threads must not take the caller's signals */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int r = pthread_create(&m->thread, NULL, serve, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r) {
+        fuse_session_unmount(fs->se);
+        fuse_session_destroy(fs->se);
+        ufs_fs_free(fs);
+        free(m);
+        return error_code(err, r, "start serving `%s`", mountpoint);
+    }
+    /* The kernel sends INIT as soon as the mount exists; the first access
+     * would wait for it anyway, but callers that fork right away should
+     * find a mount that answers. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&fs->init_lock);
+    while (!fs->init_done)
+        if (pthread_cond_timedwait(&fs->init_cond, &fs->init_lock, &deadline) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&fs->init_lock);
+    struct stat st;
+    if (stat(mountpoint, &st) == 0)
+        m->dev = st.st_dev;
+    *out = m;
+    return 0;
+}
+
+static bool join_for(struct ufs_mount *m, int seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    return pthread_timedjoin_np(m->thread, NULL, &deadline) == 0;
+}
+
+int ufs_mount_stop(struct ufs_mount *m, struct error *err)
+{
+    if (!m)
+        return 0;
+    struct ufs *fs = m->fs;
+    fuse_session_exit(fs->se);
+    /* lazy unmount: the kernel ends the connection once it is unused, and
+     * the pending read in each serving thread returns */
+    fuse_session_unmount(fs->se);
+    if (!join_for(m, 5)) {
+        /* still busy: sever the connection (root only) so the threads end;
+         * the processes still inside get ENOTCONN */
+        char path[64];
+        snprintf(path, sizeof path, "/sys/fs/fuse/connections/%u/abort", minor(m->dev));
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)!write(fd, "1", 1);
+            close(fd);
+        }
+        if (!join_for(m, 5)) {
+            /* the threads still use fs and m: leak them rather than crash */
+            pthread_detach(m->thread);
+            return error_set(err, EBUSY, "unionfs mount still busy after unmount");
+        }
+    }
+    fuse_session_destroy(fs->se);
+    ufs_fs_free(fs);
+    free(m);
+    return 0;
+}

@@ -1,0 +1,19 @@
+/* The FUSE op tables, split by file; fs.c assembles them. */
+#ifndef STRATA_UNIONFS_OPS_H
+#define STRATA_UNIONFS_OPS_H
+
+#include "unionfs/internal.h"
+
+void ufs_ops_entry(struct fuse_lowlevel_ops *ops);
+void ufs_ops_dir(struct fuse_lowlevel_ops *ops);
+void ufs_ops_file(struct fuse_lowlevel_ops *ops);
+
+int ufs_fill_entry(struct ufs *fs, struct ufs_node *n, struct fuse_entry_param *e);
+int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name);
+int ufs_node_fd(struct ufs_node *n, bool *is_dir);
+/* Gives a just-created object the requesting process's ids (and, in
+ * override mode, records ids/mode the real file cannot carry). */
+int ufs_new_owner(fuse_req_t req, struct ufs *fs, int dirfd, const char *name, mode_t mode,
+                  dev_t rdev);
+
+#endif

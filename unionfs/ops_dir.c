@@ -1,0 +1,747 @@
+/* FUSE ops on directories: listing, creating and removing names.
+ *
+ * Every change is ordered so that a crash leaves the old state or the new:
+ * a whiteout is created before the upper object it replaces is removed
+ * (while both exist the upper object wins), an opaque directory is built in
+ * work/tmp and renamed into place, and an upper directory being removed is
+ * first renamed into work/tmp. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "unionfs/internal.h"
+#include "unionfs/ops.h"
+
+struct dirh {
+    struct ufs_dir_snapshot snap;
+    bool read_once;
+    pthread_mutex_t lock; /* readdir calls on one handle may race */
+};
+
+static int snapshot(struct ufs *fs, struct ufs_node *d, struct dirh *h)
+{
+    pthread_mutex_lock(&d->lock);
+    int top = d->layer, bottom = d->bottom;
+    pthread_mutex_unlock(&d->lock);
+    ufs_dir_snapshot_free(&h->snap);
+    /* "." and ".." first: offsets 1 and 2 */
+    h->snap.cap = 32;
+    h->snap.ents = xmalloc(h->snap.cap * sizeof *h->snap.ents);
+    h->snap.ents[0] = (struct ufs_dirent){xstrdup("."), d->ino, DT_DIR};
+    pthread_rwlock_rdlock(&fs->tree_lock);
+    uint64_t pino = d->parent ? d->parent->ino : FUSE_ROOT_ID;
+    pthread_rwlock_unlock(&fs->tree_lock);
+    h->snap.ents[1] = (struct ufs_dirent){xstrdup(".."), pino, DT_DIR};
+    h->snap.n = 2;
+    return ufs_dir_list(fs, d->dfd, top, bottom, &h->snap, true);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *d = ufs_node_of(fs, ino);
+    if (!d || !d->dfd) {
+        fuse_reply_err(req, d ? ENOTDIR : ENOENT);
+        return;
+    }
+    struct dirh *h = xzalloc(sizeof *h);
+    pthread_mutex_init(&h->lock, NULL);
+    int r = snapshot(fs, d, h);
+    if (r) {
+        ufs_dir_snapshot_free(&h->snap);
+        free(h);
+        fuse_reply_err(req, r);
+        return;
+    }
+    fi->fh = (uintptr_t)h;
+    if (d->layer > 0) {
+        fi->cache_readdir = 1;
+        fi->keep_cache = 1;
+    }
+    fuse_reply_open(req, fi);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi, bool plus)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *d = ufs_node_of(fs, ino);
+    struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+    pthread_mutex_lock(&h->lock);
+    if (off == 0 && h->read_once) {
+        /* rewinddir: a fresh view, as POSIX asks */
+        int r = snapshot(fs, d, h);
+        if (r) {
+            pthread_mutex_unlock(&h->lock);
+            fuse_reply_err(req, r);
+            return;
+        }
+    }
+    h->read_once = true;
+    cleanup_free char *buf = xmalloc(size);
+    size_t used = 0;
+    for (size_t i = (size_t)off; i < h->snap.n; i++) {
+        struct ufs_dirent *de = &h->snap.ents[i];
+        size_t rest = size - used;
+        size_t len;
+        if (!plus) {
+            struct stat st = {.st_ino = de->ino, .st_mode = (mode_t)de->type << 12};
+            len = fuse_add_direntry(req, buf + used, rest, de->name, &st, (off_t)i + 1);
+            if (len > rest)
+                break;
+            used += len;
+            continue;
+        }
+        struct fuse_entry_param e = {0};
+        struct ufs_node *n = NULL;
+        if (i < 2) {
+            e.attr.st_ino = de->ino;
+            e.attr.st_mode = (mode_t)de->type << 12;
+        } else {
+            struct ufs_entry ent;
+            int r = ufs_resolve(fs, d, de->name, &ent);
+            if (r || ent.layer < 0) {
+                /* gone since the snapshot: skip it, offsets stay valid */
+                ufs_entry_release(fs, &ent);
+                continue;
+            }
+            ufs_entry_to_node(fs, d, de->name, &ent, &n);
+            ufs_entry_release(fs, &ent);
+            if (ufs_fill_entry(fs, n, &e)) {
+                ufs_node_forget(fs, n, 1);
+                continue;
+            }
+        }
+        len = fuse_add_direntry_plus(req, buf + used, rest, de->name, &e, (off_t)i + 1);
+        if (len > rest) {
+            if (n)
+                ufs_node_forget(fs, n, 1);
+            break;
+        }
+        used += len;
+    }
+    pthread_mutex_unlock(&h->lock);
+    fuse_reply_buf(req, buf, used);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+    do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
+    ufs_dir_snapshot_free(&h->snap);
+    pthread_mutex_destroy(&h->lock);
+    free(h);
+    fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *d = ufs_node_of(fs, ino);
+    int r = 0;
+    if (d && !fs->o.volatile_mode && d->layer == 0 && fsync(d->dfd[0]) < 0)
+        r = errno == EBADF || errno == EINVAL ? 0 : errno;
+    fuse_reply_err(req, r);
+}
+
+/* --- creating names --- */
+
+int ufs_new_owner(fuse_req_t req, struct ufs *fs, int dirfd, const char *name, mode_t mode,
+                  dev_t rdev)
+{
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    uid_t hu = ufs_uid_to_host(fs, ctx->uid);
+    gid_t hg = ufs_gid_to_host(fs, ctx->gid);
+    bool is_link = S_ISLNK(mode);
+    if (is_link) {
+        if (hu != fs->euid || hg != fs->egid)
+            fchownat(dirfd, name, hu, hg, AT_SYMLINK_NOFOLLOW);
+        return 0;
+    }
+    cleanup_close int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    struct stat real;
+    if (fstat(fd, &real) < 0)
+        return errno;
+    bool record = false;
+    if ((hu != fs->euid || hg != fs->egid) && fchownat(fd, "", hu, hg, AT_EMPTY_PATH) < 0) {
+        if (!fs->o.rootless_override)
+            return fs->privileged ? errno : 0;
+        record = true;
+    }
+    mode_t need = S_ISDIR(mode) ? 0700 : 0600;
+    bool fake_type = (real.st_mode & S_IFMT) != (mode & S_IFMT);
+    if (fs->o.rootless_override && ((mode & need) != need || fake_type))
+        record = true;
+    if (!record)
+        return 0;
+    struct ufs_override ov = {.uid = hu, .gid = hg, .mode = mode & 07777};
+    if (fake_type) {
+        ov.mode |= mode & S_IFMT;
+        ov.rdev = rdev;
+    }
+    int r = ufs_override_set(fd, &ov);
+    if (r)
+        return r;
+    char path[64];
+    ufs_proc_path(path, sizeof path, fd);
+    if (chmod(path, (mode & 07777) | need) < 0)
+        return errno;
+    return 0;
+}
+
+/* Common prologue of every name-creating op: the name must be free and
+ * the parent must exist in the upper.  Returns the upper dir fd or -errno
+ * and tells whether an upper whiteout must be removed afterwards. */
+static int prepare_create(struct ufs *fs, struct ufs_node *p, const char *name, bool *had_wh)
+{
+    if (!fs->has_upper)
+        return -EROFS;
+    if (ufs_name_reserved(name))
+        return -EINVAL;
+    struct ufs_entry ent;
+    int r = ufs_resolve(fs, p, name, &ent);
+    bool exists = ent.layer >= 0;
+    *had_wh = ent.upper_whiteout;
+    ufs_entry_release(fs, &ent);
+    if (r)
+        return -r;
+    if (exists)
+        return -EEXIST;
+    return ufs_upper_dir(fs, p);
+}
+
+static int finish_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,
+                         const char *name, bool had_wh)
+{
+    if (had_wh)
+        ufs_unlink_whiteout(pup, name);
+    return ufs_lookup_reply(req, fs, p, name);
+}
+
+static int do_mkdir(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name,
+                    mode_t mode)
+{
+    bool had_wh;
+    int pup = prepare_create(fs, p, name, &had_wh);
+    if (pup < 0)
+        return -pup;
+    mode = S_IFDIR | (mode & 07777);
+    if (!had_wh) {
+        if (mkdirat(pup, name, mode & 07777) < 0)
+            return errno;
+        int r = ufs_new_owner(req, fs, pup, name, mode, 0);
+        if (r) {
+            unlinkat(pup, name, AT_REMOVEDIR);
+            return r;
+        }
+        return finish_create(req, fs, p, pup, name, false);
+    }
+    /* over a whiteout: the lowers may still have NAME, so the new dir is
+     * opaque, and it appears complete (marker inside) in one rename */
+    char tmp[64];
+    ufs_tmp_name(fs, tmp, sizeof tmp);
+    if (mkdirat(fs->tmp_fd, tmp, mode & 07777) < 0)
+        return errno;
+    int r = 0;
+    cleanup_close int dfd = openat(fs->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        r = errno;
+    if (!r) {
+        int m = openat(dfd, UFS_OPQ, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+        if (m < 0)
+            r = errno;
+        else
+            close(m);
+    }
+    if (!r)
+        r = ufs_new_owner(req, fs, fs->tmp_fd, tmp, mode, 0);
+    if (!r && renameat(fs->tmp_fd, tmp, pup, name) < 0)
+        r = errno;
+    if (r) {
+        rm_rf_at(fs->tmp_fd, tmp, &(struct error){0});
+        return r;
+    }
+    return finish_create(req, fs, p, pup, name, true);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p = ufs_node_of(fs, parent);
+    int r = p ? do_mkdir(req, fs, p, name, mode) : ENOENT;
+    if (r)
+        fuse_reply_err(req, r);
+}
+
+static int do_mknod(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name,
+                    mode_t mode, dev_t rdev)
+{
+    bool had_wh;
+    int pup = prepare_create(fs, p, name, &had_wh);
+    if (pup < 0)
+        return -pup;
+    if (mknodat(pup, name, mode, rdev) < 0) {
+        if (errno != EPERM || !fs->o.rootless_override || !(S_ISCHR(mode) || S_ISBLK(mode)))
+            return errno;
+        /* rootless: an empty file that presents the device */
+        int fd = openat(pup, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return errno;
+        close(fd);
+    }
+    int r = ufs_new_owner(req, fs, pup, name, mode, rdev);
+    if (r) {
+        unlinkat(pup, name, 0);
+        return r;
+    }
+    return finish_create(req, fs, p, pup, name, had_wh);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                     dev_t rdev)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p = ufs_node_of(fs, parent);
+    int r = p ? do_mknod(req, fs, p, name, mode, rdev) : ENOENT;
+    if (r)
+        fuse_reply_err(req, r);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p = ufs_node_of(fs, parent);
+    bool had_wh;
+    int r = 0;
+    int pup = p ? prepare_create(fs, p, name, &had_wh) : -ENOENT;
+    if (pup < 0)
+        r = -pup;
+    else if (symlinkat(link, pup, name) < 0)
+        r = errno;
+    else {
+        ufs_new_owner(req, fs, pup, name, S_IFLNK | 0777, 0);
+        r = finish_create(req, fs, p, pup, name, had_wh);
+    }
+    if (r)
+        fuse_reply_err(req, r);
+}
+
+static int do_link(fuse_req_t req, struct ufs *fs, struct ufs_node *n, struct ufs_node *p,
+                   const char *name)
+{
+    if (n->dfd)
+        return EPERM;
+    bool had_wh;
+    int pup = prepare_create(fs, p, name, &had_wh);
+    if (pup < 0)
+        return -pup;
+    int r = ufs_copy_up(fs, n, true);
+    if (r)
+        return r;
+    char path[64];
+    ufs_proc_path(path, sizeof path, ufs_node_fd(n, NULL));
+    if (linkat(AT_FDCWD, path, pup, name, AT_SYMLINK_FOLLOW) < 0)
+        return errno;
+    return finish_create(req, fs, p, pup, name, had_wh);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    struct ufs_node *p = ufs_node_of(fs, newparent);
+    int r = n && p ? do_link(req, fs, n, p, newname) : ENOENT;
+    if (r)
+        fuse_reply_err(req, r);
+}
+
+/* --- removing names --- */
+
+/* Does some lower layer still show NAME in dir p (so removing it from the
+ * upper needs a whiteout)? */
+static bool lower_has(struct ufs *fs, struct ufs_node *p, const char *name)
+{
+    pthread_mutex_lock(&p->lock);
+    int bottom = p->bottom;
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 1; i <= bottom; i++) {
+        int pfd = p->dfd[i];
+        if (pfd < 0)
+            continue;
+        struct stat st;
+        if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            return !ufs_is_whiteout_stat(&st);
+        if (ufs_has_whiteout(pfd, name))
+            return false;
+    }
+    return false;
+}
+
+/* The node, if the kernel has one for this entry, loses this name. */
+static void drop_name(struct ufs *fs, struct ufs_node *p, const char *name, uint64_t ino)
+{
+    struct ufs_node *n = ufs_node_find(fs, ino);
+    if (!n)
+        return;
+    pthread_rwlock_wrlock(&fs->tree_lock);
+    if (n->parent == p && n->name && !strcmp(n->name, name))
+        ufs_node_move(fs, n, p, NULL);
+    pthread_rwlock_unlock(&fs->tree_lock);
+}
+
+static uint64_t entry_number(struct ufs *fs, struct ufs_entry *e)
+{
+    return ufs_id_get(fs, fs->layers[e->layer].dev, e->st.st_ino, 0);
+}
+
+static int do_unlink(struct ufs *fs, struct ufs_node *p, const char *name)
+{
+    if (!fs->has_upper)
+        return EROFS;
+    struct ufs_entry ent;
+    int r = ufs_resolve(fs, p, name, &ent);
+    if (!r && ent.layer < 0)
+        r = ENOENT;
+    if (!r && S_ISDIR(ent.st.st_mode))
+        r = EISDIR;
+    if (r) {
+        ufs_entry_release(fs, &ent);
+        return r;
+    }
+    uint64_t number = entry_number(fs, &ent);
+    int pup = ufs_upper_dir(fs, p);
+    if (pup < 0) {
+        ufs_entry_release(fs, &ent);
+        return -pup;
+    }
+    bool in_upper = ent.upper;
+    bool need_wh = !in_upper || lower_has(fs, p, name);
+    struct stat ust = ent.st;
+    ufs_entry_release(fs, &ent);
+    if (need_wh && (r = ufs_make_whiteout(pup, name)))
+        return r;
+    if (in_upper) {
+        if (unlinkat(pup, name, 0) < 0)
+            return errno;
+        if (ust.st_nlink <= 1)
+            ufs_id_forget(fs, fs->layers[0].dev, ust.st_ino);
+    }
+    drop_name(fs, p, name, number);
+    return 0;
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p = ufs_node_of(fs, parent);
+    fuse_reply_err(req, p ? do_unlink(fs, p, name) : ENOENT);
+}
+
+/* Empties an upper directory that only holds whiteouts and markers (the
+ * merged view of it is empty). */
+static int clear_upper_dir(struct ufs *fs, int pup, const char *name)
+{
+    cleanup_close int fd = openat(pup, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    struct error err = {0};
+    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dup_fd < 0)
+        return errno;
+    DIR *d = fdopendir(dup_fd);
+    if (!d) {
+        close(dup_fd);
+        return errno;
+    }
+    struct dirent *de;
+    int r = 0;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (rm_rf_at(fd, de->d_name, &err) < 0) {
+            r = err.code ? err.code : EIO;
+            break;
+        }
+    }
+    closedir(d);
+    (void)fs;
+    return r;
+}
+
+static int do_rmdir(struct ufs *fs, struct ufs_node *p, const char *name)
+{
+    if (!fs->has_upper)
+        return EROFS;
+    struct ufs_entry ent;
+    int r = ufs_resolve(fs, p, name, &ent);
+    if (!r && ent.layer < 0)
+        r = ENOENT;
+    if (!r && !S_ISDIR(ent.st.st_mode))
+        r = ENOTDIR;
+    struct ufs_dir_snapshot s = {0};
+    if (!r)
+        r = ufs_dir_list(fs, ent.dfd, ent.layer, ent.bottom, &s, false);
+    if (!r && s.n)
+        r = ENOTEMPTY;
+    ufs_dir_snapshot_free(&s);
+    if (r) {
+        ufs_entry_release(fs, &ent);
+        return r;
+    }
+    uint64_t number = entry_number(fs, &ent);
+    bool in_upper = ent.upper;
+    bool need_wh = lower_has(fs, p, name);
+    ino_t uino = ent.st.st_ino;
+    ufs_entry_release(fs, &ent);
+    int pup = ufs_upper_dir(fs, p);
+    if (pup < 0)
+        return -pup;
+    if (need_wh && (r = ufs_make_whiteout(pup, name)))
+        return r;
+    if (in_upper) {
+        /* out of the way in one step, then removed at leisure */
+        char tmp[64];
+        ufs_tmp_name(fs, tmp, sizeof tmp);
+        if (renameat(pup, name, fs->tmp_fd, tmp) < 0)
+            return errno;
+        struct error err = {0};
+        rm_rf_at(fs->tmp_fd, tmp, &err);
+        ufs_id_forget(fs, fs->layers[0].dev, uino);
+    }
+    drop_name(fs, p, name, number);
+    return 0;
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p = ufs_node_of(fs, parent);
+    fuse_reply_err(req, p ? do_rmdir(fs, p, name) : ENOENT);
+}
+
+/* --- rename --- */
+
+struct rn_side {
+    struct ufs_node *dir;
+    const char *name;
+    int up;                 /* upper fd of dir */
+    struct ufs_entry ent;
+    bool exists;
+    bool lower;             /* a lower layer has the name */
+    struct ufs_node *node;  /* with one reference held by us */
+};
+
+/* Puts the object named by s into the upper at s->name.  A directory with
+ * lower contents gets a redirect to where the lowers have it, so it keeps
+ * them wherever it moves. */
+static int side_to_upper(struct ufs *fs, struct rn_side *s)
+{
+    struct ufs_node *n = s->node;
+    if (n->dfd) {
+        int r = ufs_copy_up_held(fs, n, true);
+        if (r)
+            return r;
+        pthread_mutex_lock(&n->lock);
+        bool has_lower = false;
+        for (int i = 1; i <= n->bottom; i++)
+            has_lower |= n->dfd[i] >= 0;
+        int fd = n->dfd[0];
+        pthread_mutex_unlock(&n->lock);
+        if (has_lower) {
+            cleanup_free char *v = xasprintf("/%s", n->lpath ? n->lpath : "");
+            if (fsetxattr(fd, UFS_XATTR_REDIRECT, v, strlen(v), 0) < 0)
+                return errno;
+        }
+        return 0;
+    }
+    if (s->ent.upper)
+        return 0;
+    /* copy-up lands at the node's own name; a hard link of a copied-up
+     * set is linked from the shared inode instead */
+    int r = ufs_copy_up_held(fs, n, true);
+    if (r)
+        return r;
+    struct stat st;
+    if (fstatat(s->up, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    char path[64];
+    ufs_proc_path(path, sizeof path, ufs_node_fd(n, NULL));
+    return linkat(AT_FDCWD, path, s->up, s->name, AT_SYMLINK_FOLLOW) < 0 ? errno : 0;
+}
+
+static bool dir_has_lower(struct ufs_node *n)
+{
+    for (int i = 1; i <= n->bottom; i++)
+        if (n->dfd[i] >= 0)
+            return true;
+    return false;
+}
+
+/* A directory without lower contents moving onto a name the lowers have
+ * must hide them. */
+static int make_opaque_if_needed(struct rn_side *from, bool target_lower)
+{
+    struct ufs_node *n = from->node;
+    if (!n->dfd || dir_has_lower(n) || !target_lower)
+        return 0;
+    int fd = openat(n->dfd[0], UFS_OPQ, O_WRONLY | O_CREAT | O_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    return 0;
+}
+
+static int resolve_side(struct ufs *fs, struct rn_side *s)
+{
+    int r = ufs_resolve(fs, s->dir, s->name, &s->ent);
+    if (r)
+        return r;
+    s->exists = s->ent.layer >= 0;
+    if (!s->exists)
+        return 0;
+    s->lower = s->ent.index || lower_has(fs, s->dir, s->name);
+    ufs_entry_to_node(fs, s->dir, s->name, &s->ent, &s->node);
+    return 0;
+}
+
+static int do_rename(struct ufs *fs, struct ufs_node *p1, const char *name, struct ufs_node *p2,
+                     const char *newname, unsigned flags)
+{
+    if (!fs->has_upper)
+        return EROFS;
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+        return EINVAL;
+    if (ufs_name_reserved(newname))
+        return EINVAL;
+    struct rn_side a = {.dir = p1, .name = name}, b = {.dir = p2, .name = newname};
+    int r = resolve_side(fs, &a);
+    if (!r && !a.exists)
+        r = ENOENT;
+    if (!r)
+        r = resolve_side(fs, &b);
+    if (r)
+        goto out;
+    bool exchange = flags & RENAME_EXCHANGE;
+    if (exchange && !b.exists) {
+        r = ENOENT;
+        goto out;
+    }
+    if ((flags & RENAME_NOREPLACE) && b.exists) {
+        r = EEXIST;
+        goto out;
+    }
+    if (b.exists && a.node == b.node)
+        goto out; /* same object: nothing to do */
+    bool a_dir = a.node->dfd != NULL, b_dir = b.exists && b.node->dfd != NULL;
+    if (b.exists && !exchange) {
+        if (a_dir && !b_dir) {
+            r = ENOTDIR;
+            goto out;
+        }
+        if (!a_dir && b_dir) {
+            r = EISDIR;
+            goto out;
+        }
+        if (b_dir) {
+            struct ufs_dir_snapshot s = {0};
+            r = ufs_dir_list(fs, b.node->dfd, b.node->layer, b.node->bottom, &s, false);
+            if (!r && s.n)
+                r = ENOTEMPTY;
+            ufs_dir_snapshot_free(&s);
+            if (r)
+                goto out;
+        }
+    }
+
+    pthread_rwlock_wrlock(&fs->tree_lock);
+    a.up = ufs_upper_dir_held(fs, p1);
+    b.up = a.up < 0 ? a.up : ufs_upper_dir_held(fs, p2);
+    if (b.up < 0) {
+        r = -b.up;
+        goto unlock;
+    }
+    if ((r = side_to_upper(fs, &a)))
+        goto unlock;
+    if (exchange && (r = side_to_upper(fs, &b)))
+        goto unlock;
+    if ((r = make_opaque_if_needed(&a, b.lower || b.ent.upper_whiteout)))
+        goto unlock;
+    if (exchange && (r = make_opaque_if_needed(&b, a.lower)))
+        goto unlock;
+    if (!exchange && b.exists && b_dir && b.ent.upper &&
+        (r = clear_upper_dir(fs, b.up, newname)))
+        goto unlock;
+    if (!exchange && a.lower && (r = ufs_make_whiteout(a.up, name)))
+        goto unlock;
+    if (renameat2(a.up, name, b.up, newname, flags) < 0) {
+        r = errno;
+        goto unlock;
+    }
+    if (!exchange) {
+        if (b.ent.upper_whiteout)
+            ufs_unlink_whiteout(b.up, newname);
+        if (b.exists && b.ent.upper && (b_dir || b.ent.st.st_nlink <= 1))
+            ufs_id_forget(fs, fs->layers[0].dev, b.ent.st.st_ino);
+        if (b.exists && b.node->parent == p2 && b.node->name && !strcmp(b.node->name, newname))
+            ufs_node_move(fs, b.node, p2, NULL);
+        ufs_node_move(fs, a.node, p2, newname);
+    } else {
+        ufs_node_move(fs, a.node, p2, newname);
+        ufs_node_move(fs, b.node, p1, name);
+    }
+unlock:
+    pthread_rwlock_unlock(&fs->tree_lock);
+out:
+    if (a.node)
+        ufs_node_forget(fs, a.node, 1);
+    if (b.node)
+        ufs_node_forget(fs, b.node, 1);
+    ufs_entry_release(fs, &a.ent);
+    ufs_entry_release(fs, &b.ent);
+    return r;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p1 = ufs_node_of(fs, parent), *p2 = ufs_node_of(fs, newparent);
+    fuse_reply_err(req, p1 && p2 ? do_rename(fs, p1, name, p2, newname, flags) : ENOENT);
+}
+
+void ufs_ops_dir(struct fuse_lowlevel_ops *ops)
+{
+    ops->opendir = op_opendir;
+    ops->readdir = op_readdir;
+    ops->readdirplus = op_readdirplus;
+    ops->releasedir = op_releasedir;
+    ops->fsyncdir = op_fsyncdir;
+    ops->mkdir = op_mkdir;
+    ops->mknod = op_mknod;
+    ops->symlink = op_symlink;
+    ops->link = op_link;
+    ops->unlink = op_unlink;
+    ops->rmdir = op_rmdir;
+    ops->rename = op_rename;
+}

@@ -1,0 +1,404 @@
+/* FUSE ops on inodes: lookup/forget, attributes, links, xattrs, statfs.
+ * As in libfuse's passthrough_ll, helpers return a positive errno and
+ * every request is answered exactly once. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "unionfs/internal.h"
+#include "unionfs/ops.h"
+
+int ufs_fill_entry(struct ufs *fs, struct ufs_node *n, struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    int r = ufs_node_stat(fs, n, &e->attr);
+    if (r)
+        return r;
+    e->ino = n->ino;
+    e->attr_timeout = e->entry_timeout = ufs_timeout(fs, n);
+    return 0;
+}
+
+/* Resolves parent/name and replies with an entry (or a negative one). */
+int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name)
+{
+    struct ufs_entry ent;
+    int r = ufs_resolve(fs, p, name, &ent);
+    if (r) {
+        ufs_entry_release(fs, &ent);
+        return r;
+    }
+    if (ent.layer < 0) {
+        ufs_entry_release(fs, &ent);
+        struct fuse_entry_param e = {0};
+        e.entry_timeout = ufs_timeout(fs, p);
+        fuse_reply_entry(req, &e);
+        return 0;
+    }
+    struct ufs_node *n;
+    ufs_entry_to_node(fs, p, name, &ent, &n);
+    ufs_entry_release(fs, &ent);
+    struct fuse_entry_param e;
+    r = ufs_fill_entry(fs, n, &e);
+    if (r) {
+        ufs_node_forget(fs, n, 1);
+        return r;
+    }
+    fuse_reply_entry(req, &e);
+    return 0;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p = ufs_node_of(fs, parent);
+    int r = p ? ufs_lookup_reply(req, fs, p, name) : ENOENT;
+    if (r)
+        fuse_reply_err(req, r);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    if (n)
+        ufs_node_forget(fs, n, nlookup);
+    fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    for (size_t i = 0; i < count; i++) {
+        struct ufs_node *n = ufs_node_of(fs, forgets[i].ino);
+        if (n)
+            ufs_node_forget(fs, n, forgets[i].nlookup);
+    }
+    fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    struct stat st;
+    int r = n ? ufs_node_stat(fs, n, &st) : ENOENT;
+    if (r)
+        fuse_reply_err(req, r);
+    else
+        fuse_reply_attr(req, &st, ufs_timeout(fs, n));
+}
+
+/* The fd of the node's topmost object (O_PATH for non-dirs). */
+int ufs_node_fd(struct ufs_node *n, bool *is_dir)
+{
+    pthread_mutex_lock(&n->lock);
+    int fd = n->dfd ? n->dfd[n->layer] : n->fd;
+    pthread_mutex_unlock(&n->lock);
+    if (is_dir)
+        *is_dir = n->dfd != NULL;
+    return fd;
+}
+
+static int set_times(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi,
+                     const struct stat *attr, int to_set)
+{
+    struct timespec ts[2];
+    ts[0].tv_nsec = ts[1].tv_nsec = UTIME_OMIT;
+    if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+        ts[0].tv_nsec = UTIME_NOW;
+    else if (to_set & FUSE_SET_ATTR_ATIME)
+        ts[0] = attr->st_atim;
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+        ts[1].tv_nsec = UTIME_NOW;
+    else if (to_set & FUSE_SET_ATTR_MTIME)
+        ts[1] = attr->st_mtim;
+    if (fi)
+        return futimens((int)fi->fh, ts) < 0 ? errno : 0;
+    if (S_ISLNK(n->type)) {
+        /* no race-free way on a symlink: go through its name */
+        pthread_rwlock_rdlock(&fs->tree_lock);
+        int r = 0;
+        if (n->parent && n->name) {
+            pthread_mutex_lock(&n->parent->lock);
+            int pfd = n->parent->dfd[0];
+            pthread_mutex_unlock(&n->parent->lock);
+            r = utimensat(pfd, n->name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+        }
+        pthread_rwlock_unlock(&fs->tree_lock);
+        return r;
+    }
+    char path[64];
+    ufs_proc_path(path, sizeof path, fd);
+    return utimensat(AT_FDCWD, path, ts, 0) < 0 ? errno : 0;
+}
+
+static int do_setattr(struct ufs *fs, struct ufs_node *n, struct stat *attr, int to_set,
+                      struct fuse_file_info *fi)
+{
+    if (!fs->has_upper)
+        return EROFS;
+    bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0 &&
+                  !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_CTIME));
+    int r = ufs_copy_up(fs, n, !trunc0);
+    if (r)
+        return r;
+    bool is_dir;
+    int fd = ufs_node_fd(n, &is_dir);
+    bool is_link = S_ISLNK(n->type);
+    char path[64];
+    ufs_proc_path(path, sizeof path, fd);
+
+    if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+        struct stat cur;
+        r = ufs_node_stat(fs, n, &cur);
+        if (r)
+            return r;
+        uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : cur.st_uid;
+        gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : cur.st_gid;
+        mode_t mode = (to_set & FUSE_SET_ATTR_MODE) ? attr->st_mode : cur.st_mode;
+        mode = (cur.st_mode & S_IFMT) | (mode & 07777);
+        if (fs->o.rootless_override && !is_link) {
+            /* record what the container asked for; the real file keeps
+             * the daemon's ids and owner access so it stays usable */
+            struct ufs_override ov = {.uid = ufs_uid_to_host(fs, uid),
+                                      .gid = ufs_gid_to_host(fs, gid),
+                                      .mode = mode & 07777};
+            if (S_ISCHR(cur.st_mode) || S_ISBLK(cur.st_mode)) {
+                struct stat real;
+                if (fstat(fd, &real) == 0 && S_ISREG(real.st_mode)) {
+                    ov.mode |= cur.st_mode & S_IFMT;
+                    ov.rdev = cur.st_rdev;
+                }
+            }
+            r = ufs_override_set(fd, &ov);
+            if (r)
+                return r;
+            mode_t need = is_dir ? 0700 : 0600;
+            if (S_ISREG(n->type) || is_dir)
+                if (chmod(path, (mode & 07777) | need) < 0)
+                    return errno;
+        } else {
+            if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+                uid_t hu = (to_set & FUSE_SET_ATTR_UID) ? ufs_uid_to_host(fs, uid) : (uid_t)-1;
+                gid_t hg = (to_set & FUSE_SET_ATTR_GID) ? ufs_gid_to_host(fs, gid) : (gid_t)-1;
+                if (fchownat(fd, "", hu, hg, AT_EMPTY_PATH) < 0)
+                    return errno;
+            }
+            if ((to_set & FUSE_SET_ATTR_MODE) && !is_link) {
+                if (fi ? fchmod((int)fi->fh, mode & 07777) < 0 : chmod(path, mode & 07777) < 0)
+                    return errno;
+            }
+        }
+    }
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+        if (fi ? ftruncate((int)fi->fh, attr->st_size) < 0 : truncate(path, attr->st_size) < 0)
+            return errno;
+    }
+    if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+        r = set_times(fs, n, fd, fi, attr, to_set);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    int r = n ? do_setattr(fs, n, attr, to_set, fi) : ENOENT;
+    struct stat st;
+    if (!r)
+        r = ufs_node_stat(fs, n, &st);
+    if (r)
+        fuse_reply_err(req, r);
+    else
+        fuse_reply_attr(req, &st, ufs_timeout(fs, n));
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    if (!n) {
+        fuse_reply_err(req, ENOENT);
+        return;
+    }
+    char buf[PATH_MAX + 1];
+    ssize_t len = readlinkat(ufs_node_fd(n, NULL), "", buf, sizeof buf - 1);
+    if (len < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    buf[len] = 0;
+    fuse_reply_readlink(req, buf);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct statvfs sv;
+    if (fstatvfs(fs->layers[0].fd, &sv) < 0)
+        fuse_reply_err(req, errno);
+    else
+        fuse_reply_statfs(req, &sv);
+}
+
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+    /* default_permissions: the kernel already checked the mode bits */
+    struct ufs *fs = fuse_req_userdata(req);
+    fuse_reply_err(req, (mask & W_OK) && !fs->has_upper ? EROFS : 0);
+}
+
+/* --- xattrs: go through /proc/self/fd, which works for O_PATH fds --- */
+
+static int xattr_path(struct ufs_node *n, char *path, size_t size)
+{
+    if (S_ISLNK(n->type))
+        return ENOTSUP; /* no race-free xattr access to a symlink itself */
+    ufs_proc_path(path, size, ufs_node_fd(n, NULL));
+    return 0;
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    char path[64];
+    int r = n ? xattr_path(n, path, sizeof path) : ENOENT;
+    if (r == ENOTSUP)
+        r = ENODATA;
+    if (!r && ufs_xattr_hidden(fs, name))
+        r = ENODATA;
+    if (r) {
+        fuse_reply_err(req, r);
+        return;
+    }
+    if (size == 0) {
+        ssize_t len = getxattr(path, name, NULL, 0);
+        if (len < 0)
+            fuse_reply_err(req, errno);
+        else
+            fuse_reply_xattr(req, (size_t)len);
+        return;
+    }
+    cleanup_free char *buf = xmalloc(size);
+    ssize_t len = getxattr(path, name, buf, size);
+    if (len < 0)
+        fuse_reply_err(req, errno);
+    else
+        fuse_reply_buf(req, buf, (size_t)len);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    char path[64];
+    int r = n ? xattr_path(n, path, sizeof path) : ENOENT;
+    if (r == ENOTSUP) {
+        if (size == 0)
+            fuse_reply_xattr(req, 0);
+        else
+            fuse_reply_buf(req, NULL, 0);
+        return;
+    }
+    if (r) {
+        fuse_reply_err(req, r);
+        return;
+    }
+    ssize_t len = listxattr(path, NULL, 0);
+    if (len < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    cleanup_free char *names = xmalloc((size_t)len + 1);
+    len = listxattr(path, names, (size_t)len);
+    if (len < 0) {
+        fuse_reply_err(req, errno);
+        return;
+    }
+    /* drop the names that are ours, compacting in place */
+    size_t out = 0;
+    for (char *p = names; p < names + len;) {
+        size_t l = strlen(p) + 1;
+        if (!ufs_xattr_hidden(fs, p)) {
+            memmove(names + out, p, l);
+            out += l;
+        }
+        p += l;
+    }
+    if (size == 0)
+        fuse_reply_xattr(req, out);
+    else if (size < out)
+        fuse_reply_err(req, ERANGE);
+    else
+        fuse_reply_buf(req, names, out);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    char path[64];
+    int r = !n ? ENOENT : !fs->has_upper ? EROFS : ufs_xattr_hidden(fs, name) ? EPERM : 0;
+    if (!r && S_ISLNK(n->type))
+        r = EPERM;
+    if (!r)
+        r = ufs_copy_up(fs, n, true);
+    if (!r)
+        r = xattr_path(n, path, sizeof path);
+    if (!r && setxattr(path, name, value, size, flags) < 0)
+        r = errno;
+    fuse_reply_err(req, r);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    char path[64];
+    int r = !n ? ENOENT : !fs->has_upper ? EROFS : ufs_xattr_hidden(fs, name) ? ENODATA : 0;
+    if (!r)
+        r = xattr_path(n, path, sizeof path);
+    if (!r) {
+        /* do not copy up for nothing: check the name exists first */
+        if (getxattr(path, name, NULL, 0) < 0)
+            r = errno;
+    }
+    if (!r)
+        r = ufs_copy_up(fs, n, true);
+    if (!r)
+        r = xattr_path(n, path, sizeof path);
+    if (!r && removexattr(path, name) < 0)
+        r = errno;
+    fuse_reply_err(req, r);
+}
+
+void ufs_ops_entry(struct fuse_lowlevel_ops *ops)
+{
+    ops->lookup = op_lookup;
+    ops->forget = op_forget;
+    ops->forget_multi = op_forget_multi;
+    ops->getattr = op_getattr;
+    ops->setattr = op_setattr;
+    ops->readlink = op_readlink;
+    ops->statfs = op_statfs;
+    ops->access = op_access;
+    ops->getxattr = op_getxattr;
+    ops->listxattr = op_listxattr;
+    ops->setxattr = op_setxattr;
+    ops->removexattr = op_removexattr;
+}

@@ -1,0 +1,227 @@
+/* FUSE ops on open files.  The data path (read, write, fsync, fallocate,
+ * lseek, copy_file_range) works on the fd in fi->fh and takes no lock;
+ * reads splice straight from the layer file into the kernel. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unionfs/internal.h"
+#include "unionfs/ops.h"
+
+static int open_flags(struct ufs *fs, int flags)
+{
+    flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+    if (fs->writeback) {
+        /* the kernel reads pages to fill partial writes and implements
+         * O_APPEND itself from its cached size */
+        if ((flags & O_ACCMODE) == O_WRONLY)
+            flags = (flags & ~O_ACCMODE) | O_RDWR;
+        flags &= ~O_APPEND;
+    }
+    return flags | O_CLOEXEC;
+}
+
+static bool wants_write(int flags)
+{
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi)
+{
+    if (n->dfd)
+        return EISDIR;
+    if (wants_write(fi->flags)) {
+        if (!fs->has_upper)
+            return EROFS;
+        int r = ufs_copy_up(fs, n, !(fi->flags & O_TRUNC));
+        if (r)
+            return r;
+    }
+    pthread_mutex_lock(&n->lock);
+    int src = n->fd;
+    bool lower = n->layer > 0;
+    pthread_mutex_unlock(&n->lock);
+    int fd = ufs_reopen(src, open_flags(fs, fi->flags));
+    if (fd < 0)
+        return errno;
+    fi->fh = (uint64_t)fd;
+    /* lower files never change: keep their pages across opens */
+    fi->keep_cache = lower;
+    return 0;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *n = ufs_node_of(fs, ino);
+    int r = n ? do_open(fs, n, fi) : ENOENT;
+    if (r)
+        fuse_reply_err(req, r);
+    else if (fuse_reply_open(req, fi) == -ENOENT)
+        close((int)fi->fh); /* the opener was interrupted */
+}
+
+static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name,
+                     mode_t mode, struct fuse_file_info *fi)
+{
+    if (!fs->has_upper)
+        return EROFS;
+    if (ufs_name_reserved(name))
+        return EINVAL;
+    struct ufs_entry ent;
+    int r = ufs_resolve(fs, p, name, &ent);
+    bool exists = ent.layer >= 0, had_wh = ent.upper_whiteout;
+    struct ufs_node *n = NULL;
+    if (!r && exists) {
+        /* lost a race with another creator: open what is there */
+        if (fi->flags & O_EXCL)
+            r = EEXIST;
+        else
+            ufs_entry_to_node(fs, p, name, &ent, &n);
+    }
+    ufs_entry_release(fs, &ent);
+    if (r)
+        return r;
+    if (!n) {
+        int pup = ufs_upper_dir(fs, p);
+        if (pup < 0)
+            return -pup;
+        int fd = openat(pup, name, open_flags(fs, fi->flags) | O_CREAT | O_EXCL,
+                        mode & 07777);
+        if (fd < 0)
+            return errno;
+        r = ufs_new_owner(req, fs, pup, name, S_IFREG | (mode & 07777), 0);
+        if (!r && had_wh)
+            ufs_unlink_whiteout(pup, name);
+        if (!r) {
+            r = ufs_resolve(fs, p, name, &ent);
+            if (!r && ent.layer < 0)
+                r = ENOENT;
+            if (!r)
+                ufs_entry_to_node(fs, p, name, &ent, &n);
+            ufs_entry_release(fs, &ent);
+        }
+        if (r) {
+            close(fd);
+            return r;
+        }
+        fi->fh = (uint64_t)fd;
+    } else if ((r = do_open(fs, n, fi))) {
+        ufs_node_forget(fs, n, 1);
+        return r;
+    }
+    struct fuse_entry_param e;
+    r = ufs_fill_entry(fs, n, &e);
+    if (r) {
+        close((int)fi->fh);
+        ufs_node_forget(fs, n, 1);
+        return r;
+    }
+    if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+        close((int)fi->fh);
+        ufs_node_forget(fs, n, 1);
+    }
+    return 0;
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    struct ufs_node *p = ufs_node_of(fs, parent);
+    int r = p ? do_create(req, fs, p, name, mode, fi) : ENOENT;
+    if (r)
+        fuse_reply_err(req, r);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+    buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+    buf.buf[0].fd = (int)fi->fh;
+    buf.buf[0].pos = off;
+    fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+                         struct fuse_file_info *fi)
+{
+    struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+    out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+    out.buf[0].fd = (int)fi->fh;
+    out.buf[0].pos = off;
+    ssize_t r = fuse_buf_copy(&out, in, 0);
+    if (r < 0)
+        fuse_reply_err(req, (int)-r);
+    else
+        fuse_reply_write(req, (size_t)r);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    close((int)fi->fh);
+    fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    struct ufs *fs = fuse_req_userdata(req);
+    int r = 0;
+    if (!fs->o.volatile_mode) {
+        int fd = (int)fi->fh;
+        r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0;
+    }
+    fuse_reply_err(req, r);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                         struct fuse_file_info *fi)
+{
+    fuse_reply_err(req, fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0);
+}
+
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+                     struct fuse_file_info *fi)
+{
+    off_t r = lseek((int)fi->fh, off, whence);
+    if (r < 0)
+        fuse_reply_err(req, errno);
+    else
+        fuse_reply_lseek(req, r);
+}
+
+static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+                               struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+                               struct fuse_file_info *fi_out, size_t len, int flags)
+{
+    loff_t in = off_in, out = off_out;
+    ssize_t r = copy_file_range((int)fi_in->fh, &in, (int)fi_out->fh, &out, len,
+                                (unsigned)flags);
+    if (r < 0)
+        fuse_reply_err(req, errno);
+    else
+        fuse_reply_write(req, (size_t)r);
+}
+
+void ufs_ops_file(struct fuse_lowlevel_ops *ops)
+{
+    ops->open = op_open;
+    ops->create = op_create;
+    ops->read = op_read;
+    ops->write_buf = op_write_buf;
+    ops->flush = op_flush;
+    ops->release = op_release;
+    ops->fsync = op_fsync;
+    ops->fallocate = op_fallocate;
+    ops->lseek = op_lseek;
+    ops->copy_file_range = op_copy_file_range;
+}

@@ -1,0 +1,157 @@
+/* Merged directory listings.  opendir takes a snapshot, so readdir is
+ * stable while others create and unlink (no duplicates, no skipped
+ * entries, telldir/seekdir are indexes into the snapshot). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "unionfs/internal.h"
+
+/* Open-addressing set of names seen in upper layers or whited out. */
+struct nameset {
+    char **slots;
+    size_t cap, n;
+};
+
+static size_t hash_str(const char *s)
+{
+    size_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static bool set_has(struct nameset *s, const char *name)
+{
+    if (!s->cap)
+        return false;
+    for (size_t i = hash_str(name) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->slots[i])
+            return false;
+        if (!strcmp(s->slots[i], name))
+            return true;
+    }
+}
+
+static void set_add_owned(struct nameset *s, char *name);
+
+static void set_grow(struct nameset *s)
+{
+    struct nameset t = {.cap = s->cap ? s->cap * 2 : 64};
+    t.slots = xcalloc(t.cap, sizeof(char *));
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i])
+            set_add_owned(&t, s->slots[i]);
+    free(s->slots);
+    *s = t;
+}
+
+static void set_add_owned(struct nameset *s, char *name)
+{
+    if ((s->n + 1) * 2 > s->cap)
+        set_grow(s);
+    size_t i = hash_str(name) & (s->cap - 1);
+    while (s->slots[i])
+        i = (i + 1) & (s->cap - 1);
+    s->slots[i] = name;
+    s->n++;
+}
+
+static void set_free(struct nameset *s, bool free_names)
+{
+    if (free_names)
+        for (size_t i = 0; i < s->cap; i++)
+            free(s->slots[i]);
+    free(s->slots);
+}
+
+static void snap_add(struct ufs_dir_snapshot *s, const char *name, uint64_t ino, unsigned char type)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 32;
+        s->ents = xrealloc(s->ents, s->cap * sizeof *s->ents);
+    }
+    s->ents[s->n].name = xstrdup(name);
+    s->ents[s->n].ino = ino;
+    s->ents[s->n].type = type;
+    s->n++;
+}
+
+void ufs_dir_snapshot_free(struct ufs_dir_snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->ents[i].name);
+    free(s->ents);
+    s->ents = NULL;
+    s->n = s->cap = 0;
+}
+
+int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
+                 struct ufs_dir_snapshot *s, bool with_ids)
+{
+    struct nameset seen = {0}, hidden = {0};
+    int r = 0;
+    for (int i = top; i <= bottom; i++) {
+        if (dfd[i] < 0)
+            continue;
+        int fd = openat(dfd[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+            r = errno;
+            break;
+        }
+        DIR *d = fdopendir(fd);
+        if (!d) {
+            r = errno;
+            close(fd);
+            break;
+        }
+        /* whiteouts of this layer hide names of the layers below only */
+        struct nameset layer_wh = {0};
+        struct dirent *de;
+        errno = 0;
+        while ((de = readdir(d))) {
+            const char *name = de->d_name;
+            if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+                continue;
+            if (!strncmp(name, UFS_WH_PREFIX, UFS_WH_PREFIX_LEN)) {
+                if (strcmp(name, UFS_OPQ))
+                    set_add_owned(&layer_wh, xstrdup(name + UFS_WH_PREFIX_LEN));
+                continue;
+            }
+            if (de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) {
+                struct stat st;
+                if (fstatat(dfd[i], name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    ufs_is_whiteout_stat(&st)) {
+                    set_add_owned(&layer_wh, xstrdup(name));
+                    continue;
+                }
+            }
+            if (set_has(&seen, name) || set_has(&hidden, name))
+                continue;
+            uint64_t ino = with_ids ? ufs_id_get(fs, fs->layers[i].dev, de->d_ino, 0) : 0;
+            snap_add(s, name, ino, de->d_type);
+            set_add_owned(&seen, s->ents[s->n - 1].name);
+        }
+        if (errno)
+            r = errno;
+        closedir(d);
+        for (size_t k = 0; k < layer_wh.cap; k++)
+            if (layer_wh.slots[k]) {
+                if (set_has(&hidden, layer_wh.slots[k]))
+                    free(layer_wh.slots[k]);
+                else
+                    set_add_owned(&hidden, layer_wh.slots[k]);
+            }
+        set_free(&layer_wh, false);
+        if (r)
+            break;
+    }
+    set_free(&seen, false);
+    set_free(&hidden, true);
+    return r;
+}

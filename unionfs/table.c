@@ -1,0 +1,300 @@
+/* The node table (nodeid -> node) and the id map ((dev, ino) -> nodeid).
+ * The id map is never shrunk: a number, once given to a layer object, stays
+ * its number for the life of the mount even after the kernel forgets the
+ * node (a few dozen bytes per object ever seen). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+#include "unionfs/internal.h"
+
+struct ufs_idmap_entry {
+    struct ufs_idmap_entry *next;
+    dev_t dev;
+    ino_t ino;
+    uint64_t number;
+};
+
+static size_t hash_u64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static size_t hash_id(dev_t dev, ino_t ino)
+{
+    return hash_u64((uint64_t)ino * 31 + (uint64_t)dev);
+}
+
+static void ids_grow(struct ufs *fs)
+{
+    size_t cap = fs->ids_cap ? fs->ids_cap * 2 : 1024;
+    struct ufs_idmap_entry **t = xcalloc(cap, sizeof *t);
+    for (size_t i = 0; i < fs->ids_cap; i++) {
+        struct ufs_idmap_entry *e = fs->ids[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            size_t h = hash_id(e->dev, e->ino) & (cap - 1);
+            e->next = t[h];
+            t[h] = e;
+        }
+    }
+    free(fs->ids);
+    fs->ids = t;
+    fs->ids_cap = cap;
+}
+
+static struct ufs_idmap_entry *id_lookup(struct ufs *fs, dev_t dev, ino_t ino)
+{
+    if (!fs->ids_cap)
+        return NULL;
+    for (struct ufs_idmap_entry *e = fs->ids[hash_id(dev, ino) & (fs->ids_cap - 1)]; e;
+         e = e->next)
+        if (e->dev == dev && e->ino == ino)
+            return e;
+    return NULL;
+}
+
+static void id_add_locked(struct ufs *fs, dev_t dev, ino_t ino, uint64_t number)
+{
+    if (fs->n_ids + 1 > fs->ids_cap)
+        ids_grow(fs);
+    struct ufs_idmap_entry *e = xmalloc(sizeof *e);
+    e->dev = dev;
+    e->ino = ino;
+    e->number = number;
+    size_t h = hash_id(dev, ino) & (fs->ids_cap - 1);
+    e->next = fs->ids[h];
+    fs->ids[h] = e;
+    fs->n_ids++;
+}
+
+/* Number for (dev, ino); when unknown it becomes `want` if nonzero, else a
+ * fresh one. */
+uint64_t ufs_id_get(struct ufs *fs, dev_t dev, ino_t ino, uint64_t want)
+{
+    pthread_mutex_lock(&fs->table_lock);
+    struct ufs_idmap_entry *e = id_lookup(fs, dev, ino);
+    uint64_t n;
+    if (e) {
+        n = e->number;
+    } else {
+        n = want ? want : fs->next_ino++;
+        id_add_locked(fs, dev, ino, n);
+    }
+    pthread_mutex_unlock(&fs->table_lock);
+    return n;
+}
+
+/* The upper object was deleted: the filesystem may reuse its inode number
+ * for something unrelated, which must get a fresh number. */
+void ufs_id_forget(struct ufs *fs, dev_t dev, ino_t ino)
+{
+    pthread_mutex_lock(&fs->table_lock);
+    if (fs->ids_cap) {
+        struct ufs_idmap_entry **pp = &fs->ids[hash_id(dev, ino) & (fs->ids_cap - 1)];
+        for (; *pp; pp = &(*pp)->next)
+            if ((*pp)->dev == dev && (*pp)->ino == ino) {
+                struct ufs_idmap_entry *e = *pp;
+                *pp = e->next;
+                free(e);
+                fs->n_ids--;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&fs->table_lock);
+}
+
+/* After copy-up the upper object answers to the number of the lower one. */
+void ufs_id_alias(struct ufs *fs, dev_t dev, ino_t ino, uint64_t number)
+{
+    pthread_mutex_lock(&fs->table_lock);
+    struct ufs_idmap_entry *e = id_lookup(fs, dev, ino);
+    if (e)
+        e->number = number;
+    else
+        id_add_locked(fs, dev, ino, number);
+    pthread_mutex_unlock(&fs->table_lock);
+}
+
+static void nodes_grow(struct ufs *fs)
+{
+    size_t cap = fs->nodes_cap ? fs->nodes_cap * 2 : 1024;
+    struct ufs_node **t = xcalloc(cap, sizeof *t);
+    for (size_t i = 0; i < fs->nodes_cap; i++) {
+        struct ufs_node *n = fs->nodes[i], *next;
+        for (; n; n = next) {
+            next = n->hnext;
+            size_t h = hash_u64(n->ino) & (cap - 1);
+            n->hnext = t[h];
+            t[h] = n;
+        }
+    }
+    free(fs->nodes);
+    fs->nodes = t;
+    fs->nodes_cap = cap;
+}
+
+static struct ufs_node *find_locked(struct ufs *fs, uint64_t ino)
+{
+    if (!fs->nodes_cap)
+        return NULL;
+    for (struct ufs_node *n = fs->nodes[hash_u64(ino) & (fs->nodes_cap - 1)]; n; n = n->hnext)
+        if (n->ino == ino)
+            return n;
+    return NULL;
+}
+
+struct ufs_node *ufs_node_find(struct ufs *fs, uint64_t ino)
+{
+    if (ino == FUSE_ROOT_ID)
+        return fs->root;
+    pthread_mutex_lock(&fs->table_lock);
+    struct ufs_node *n = find_locked(fs, ino);
+    pthread_mutex_unlock(&fs->table_lock);
+    return n;
+}
+
+struct ufs_node *ufs_node_alloc(int n_layers)
+{
+    struct ufs_node *n = xzalloc(sizeof *n);
+    pthread_mutex_init(&n->lock, NULL);
+    n->fd = -1;
+    n->lfd = -1;
+    (void)n_layers;
+    return n;
+}
+
+static void node_free(struct ufs *fs, struct ufs_node *n)
+{
+    if (n->fd >= 0)
+        close(n->fd);
+    if (n->lfd >= 0)
+        close(n->lfd);
+    if (n->dfd) {
+        for (int i = 0; i < fs->n_layers; i++)
+            if (n->dfd[i] >= 0)
+                close(n->dfd[i]);
+        free(n->dfd);
+    }
+    free(n->name);
+    free(n->lpath);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+}
+
+struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node)
+{
+    if (node->ino == FUSE_ROOT_ID) {
+        pthread_mutex_lock(&fs->table_lock);
+        fs->root->nlookup++;
+        pthread_mutex_unlock(&fs->table_lock);
+        node_free(fs, node);
+        return fs->root;
+    }
+    pthread_mutex_lock(&fs->table_lock);
+    struct ufs_node *old = find_locked(fs, node->ino);
+    if (old) {
+        old->nlookup++;
+        pthread_mutex_unlock(&fs->table_lock);
+        node_free(fs, node);
+        return old;
+    }
+    if (fs->n_nodes + 1 > fs->nodes_cap)
+        nodes_grow(fs);
+    size_t h = hash_u64(node->ino) & (fs->nodes_cap - 1);
+    node->hnext = fs->nodes[h];
+    fs->nodes[h] = node;
+    fs->n_nodes++;
+    node->nlookup = 1;
+    if (node->parent)
+        node->parent->refs++;
+    pthread_mutex_unlock(&fs->table_lock);
+    return node;
+}
+
+static void unhash_locked(struct ufs *fs, struct ufs_node *node)
+{
+    struct ufs_node **pp = &fs->nodes[hash_u64(node->ino) & (fs->nodes_cap - 1)];
+    for (; *pp; pp = &(*pp)->hnext)
+        if (*pp == node) {
+            *pp = node->hnext;
+            fs->n_nodes--;
+            return;
+        }
+}
+
+/* Drops n kernel references; a node nobody references any more is freed
+ * and releases its parent in turn.  Parent links are read under table_lock
+ * here: rename changes them with both tree_lock and table_lock held. */
+void ufs_node_forget(struct ufs *fs, struct ufs_node *node, uint64_t n)
+{
+    pthread_mutex_lock(&fs->table_lock);
+    if (node == fs->root) {
+        node->nlookup = node->nlookup > n ? node->nlookup - n : 0;
+        pthread_mutex_unlock(&fs->table_lock);
+        return;
+    }
+    node->nlookup = node->nlookup > n ? node->nlookup - n : 0;
+    struct ufs_node *dead = NULL;
+    while (node && node != fs->root && node->nlookup == 0 && node->refs == 0) {
+        unhash_locked(fs, node);
+        struct ufs_node *parent = node->parent;
+        node->hnext = dead;
+        dead = node;
+        if (parent)
+            parent->refs--;
+        node = parent;
+    }
+    pthread_mutex_unlock(&fs->table_lock);
+    while (dead) {
+        struct ufs_node *next = dead->hnext;
+        node_free(fs, dead);
+        dead = next;
+    }
+}
+
+void ufs_table_free(struct ufs *fs)
+{
+    for (size_t i = 0; i < fs->nodes_cap; i++) {
+        struct ufs_node *n = fs->nodes[i], *next;
+        for (; n; n = next) {
+            next = n->hnext;
+            node_free(fs, n);
+        }
+    }
+    free(fs->nodes);
+    for (size_t i = 0; i < fs->ids_cap; i++) {
+        struct ufs_idmap_entry *e = fs->ids[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    }
+    free(fs->ids);
+    if (fs->root)
+        node_free(fs, fs->root);
+    fs->root = NULL;
+}
+
+void ufs_node_move(struct ufs *fs, struct ufs_node *node, struct ufs_node *parent,
+                   const char *name)
+{
+    char *newname = name ? xstrdup(name) : NULL;
+    pthread_mutex_lock(&fs->table_lock);
+    struct ufs_node *old = node->parent;
+    if (parent != old) {
+        if (parent)
+            parent->refs++;
+        if (old)
+            old->refs--; /* the kernel still holds old: no free needed here */
+        node->parent = parent;
+    }
+    char *oldname = node->name;
+    node->name = newname;
+    pthread_mutex_unlock(&fs->table_lock);
+    free(oldname);
+}
