@@ -26,7 +26,9 @@ start_registry() {
         [ -n "${2:-}" ] && cat "$2"
     } > "$_dir/config.yml"
     REG_LOG=$_dir/log
-    docker-registry serve "$_dir/config.yml" > "$REG_LOG" 2>&1 &
+    # docker-registry reads REGISTRY_* variables as configuration: keep
+    # REGISTRY_AUTH_FILE (ours, for strata) away from it
+    env -u REGISTRY_AUTH_FILE docker-registry serve "$_dir/config.yml" > "$REG_LOG" 2>&1 &
     _pid=$!
     at_cleanup "kill $_pid; wait $_pid"
     REG=127.0.0.1:$_port
@@ -73,4 +75,145 @@ blob_list() {
 # count_log PATTERN: lines of the registry's access log matching PATTERN.
 count_log() {
     grep -c -- "$1" "$REG_LOG" || true
+}
+
+# start_fake_registry LAYOUT [--corrupt] [--drop N] [--bearer USER:PASS]:
+# serves the OCI layout LAYOUT read-only as any repository.  --corrupt flips
+# a byte of the largest blob, --drop N cuts the first N GETs of it halfway,
+# --bearer wants a token from its /token realm (basic USER:PASS).  Sets
+# FAKE (127.0.0.1:PORT) and FAKE_LOG (one "METHOD PATH RANGE AUTH" line per
+# request).
+start_fake_registry() {
+    cat > "$T/fake-registry.py" <<'PY'
+import base64, hashlib, json, os, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+layout, portfile, logfile = sys.argv[1:4]
+opts = sys.argv[4:]
+corrupt = "--corrupt" in opts
+drops = int(opts[opts.index("--drop") + 1]) if "--drop" in opts else 0
+bearer = opts[opts.index("--bearer") + 1] if "--bearer" in opts else None
+blobdir = os.path.join(layout, "blobs", "sha256")
+target = max(os.listdir(blobdir), key=lambda n: os.path.getsize(os.path.join(blobdir, n)))
+lock = threading.Lock()
+TOKEN = "tok-" + hashlib.sha256(os.urandom(8)).hexdigest()[:16]
+
+def blob(hexd):
+    with open(os.path.join(blobdir, hexd), "rb") as f:
+        data = f.read()
+    if corrupt and hexd == target:
+        data = bytes([data[0] ^ 0xff]) + data[1:]
+    return data
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def log(self):
+        auth = self.headers.get("Authorization", "-").split(" ")[0]
+        with lock, open(logfile, "a") as f:
+            f.write("%s %s %s %s\n" % (self.command, self.path, self.headers.get("Range", "-"), auth))
+    def send(self, code, body=b"", ctype="application/json", extra=()):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    def authorized(self):
+        if not bearer:
+            return True
+        if self.headers.get("Authorization") == "Bearer " + TOKEN:
+            return True
+        port = self.server.server_address[1]
+        self.send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}',
+                  extra=[("WWW-Authenticate", 'Bearer realm="http://127.0.0.1:%d/token",service="fake"' % port)])
+        return False
+    def do_HEAD(self):
+        self.do_GET()
+    def do_GET(self):
+        global drops
+        self.log()
+        p = self.path.split("?")[0]
+        if p == "/token":
+            want = "Basic " + base64.b64encode(bearer.encode()).decode()
+            if self.headers.get("Authorization") != want:
+                return self.send(401, b'{"errors":[{"code":"DENIED"}]}')
+            return self.send(200, json.dumps({"token": TOKEN}).encode())
+        if not self.authorized():
+            return
+        if p == "/v2/":
+            return self.send(200, b"{}")
+        parts = p.split("/")
+        if len(parts) >= 5 and parts[-2] == "manifests":
+            ref = parts[-1]
+            idx = json.load(open(os.path.join(layout, "index.json")))
+            for m in idx["manifests"]:
+                name = m.get("annotations", {}).get("org.opencontainers.image.ref.name", "")
+                if m["digest"] == ref or name.endswith(":" + ref) or len(idx["manifests"]) == 1:
+                    data = blob(m["digest"][7:])
+                    return self.send(200, data, m["mediaType"],
+                                     [("Docker-Content-Digest", m["digest"])])
+            return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
+        if len(parts) >= 5 and parts[-2] == "blobs":
+            hexd = parts[-1][7:]
+            if not os.path.exists(os.path.join(blobdir, hexd)):
+                return self.send(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}')
+            data = blob(hexd)
+            start = 0
+            rng = self.headers.get("Range")
+            if rng and rng.startswith("bytes="):
+                start = int(rng[6:].split("-")[0])
+            code = 206 if start else 200
+            body = data[start:]
+            extra = [("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))] if start else []
+            if self.command == "GET" and hexd == target and drops > 0:
+                drops -= 1
+                self.send_response(code)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in extra:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            return self.send(code, body, "application/octet-stream", extra)
+        self.send(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+PY
+    _layout=$1
+    shift
+    FAKE_LOG=$T/fake-$$-$(date +%s%N).log
+    : > "$FAKE_LOG"
+    rm -f "$T/fake.port"
+    python3 "$T/fake-registry.py" "$_layout" "$T/fake.port" "$FAKE_LOG" "$@" 2>"$T/fake.err" &
+    _fpid=$!
+    at_cleanup "kill $_fpid"
+    _i=0
+    while [ ! -s "$T/fake.port" ]; do
+        _i=$((_i + 1))
+        if [ $_i -gt 100 ] || ! kill -0 $_fpid 2>/dev/null; then
+            diag "fake registry did not start:"
+            sed 's/^/#   /' "$T/fake.err"
+            return 1
+        fi
+        sleep 0.05
+    done
+    FAKE=127.0.0.1:$(cat "$T/fake.port")
+    FAKE_PID=$_fpid
+}
+
+stop_fake_registry() {
+    kill "$FAKE_PID" 2>/dev/null
+    wait "$FAKE_PID" 2>/dev/null
 }
