@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -468,6 +469,33 @@ int run_cgroup_open(const char *container_id, struct run_cgroup **out, struct er
     return 0;
 }
 
+/* A quota below the cpuset's size: pin to the CPUs the /proc view shows
+ * (after joining, since joining a cpuset resets the affinity). */
+static int pin_cpus(struct run_cgroup *cg, pid_t pid, struct error *err)
+{
+    struct run_cgroup_cpu_stats st;
+    if (run_cgroup_cpu_stats(cg, &st, err) < 0)
+        return -1;
+    if (st.quota_us <= 0)
+        return 0;
+    char list[4096], whole[4096];
+    int n = run_cgroup_visible_cpus(cg, &st, list, sizeof list);
+    struct run_cgroup_cpu_stats unlimited = st;
+    unlimited.quota_us = -1;
+    if (n >= run_cgroup_visible_cpus(cg, &unlimited, whole, sizeof whole))
+        return 0;
+    uint64_t bits[16];
+    run_cg_cpulist_parse(list, bits, 1024);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < 1024 && i < CPU_SETSIZE; i++)
+        if (bits[i / 64] & (1ULL << (i % 64)))
+            CPU_SET(i, &set);
+    if (sched_setaffinity(pid, sizeof set, &set) < 0)
+        return error_errno(err, "pin pid %d to cpus %s", (int)pid, list);
+    return 0;
+}
+
 int run_cgroup_add_pid(struct run_cgroup *cg, pid_t pid, struct error *err)
 {
     if (cg->noop)
@@ -481,7 +509,7 @@ int run_cgroup_add_pid(struct run_cgroup *cg, pid_t pid, struct error *err)
     for (int c = 0; c < RUN_CG_NCTRL; c++)
         if (cg->v1dir[c] && run_cg_write(cg->v1dir[c], "cgroup.procs", buf, err) < 0)
             return -1;
-    return 0;
+    return pin_cpus(cg, pid, err);
 }
 
 bool run_cgroup_oom_killed(struct run_cgroup *cg)

@@ -119,8 +119,14 @@ int run_cgroup_io_stats(struct run_cgroup *cg, struct run_cgroup_io_stat **out,
                         size_t *n, struct error *err);
 
 /* The CPUs a container with these stats should see: its cpuset (or the
- * host's online CPUs) cut to ceil(quota/period) entries.  Writes a list
- * like "0-1" and returns the count (>= 1). */
-int run_cgroup_visible_cpus(const struct run_cgroup_cpu_stats *st, char *buf, size_t size);
+ * host's online CPUs) cut to ceil(quota/period) entries, a window whose
+ * start is picked from the container id (so containers with small quotas
+ * spread over the CPUs; cg may be NULL: the first ones).  Writes a list
+ * like "0-1" and returns the count (>= 1).  run_cgroup_add_pid pins the
+ * process to this set when it is narrower than the cpuset, so counters
+ * based on sched_getaffinity (nproc, Go, .NET) agree with the /proc view;
+ * the quota itself still applies. */
+int run_cgroup_visible_cpus(const struct run_cgroup *cg, const struct run_cgroup_cpu_stats *st,
+                            char *buf, size_t size);
 
 #endif

@@ -263,7 +263,17 @@ int run_cgroup_io_stats(struct run_cgroup *cg, struct run_cgroup_io_stat **out, 
     return 0;
 }
 
-int run_cgroup_visible_cpus(const struct run_cgroup_cpu_stats *st, char *buf, size_t size)
+/* FNV-1a: a stable spread of container ids over CPU windows. */
+static uint32_t id_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+int run_cgroup_visible_cpus(const struct run_cgroup *cg, const struct run_cgroup_cpu_stats *st,
+                            char *buf, size_t size)
 {
     enum { NBITS = 1024 };
     uint64_t bits[NBITS / 64];
@@ -285,17 +295,21 @@ int run_cgroup_visible_cpus(const struct run_cgroup_cpu_stats *st, char *buf, si
         int64_t want = (st->quota_us + st->period_us - 1) / st->period_us;
         if (want < 1)
             want = 1;
-        /* keep the first `want` CPUs of the set */
-        int kept = 0;
-        for (int i = 0; i < NBITS; i++) {
-            if (!(bits[i / 64] & (1ULL << (i % 64))))
-                continue;
-            if (kept < want)
-                kept++;
-            else
-                bits[i / 64] &= ~(1ULL << (i % 64));
+        if (want < count) {
+            /* keep `want` consecutive members of the set, starting at the
+             * id's slot and wrapping around */
+            int cpus[NBITS], n = 0;
+            for (int i = 0; i < NBITS; i++)
+                if (bits[i / 64] & (1ULL << (i % 64)))
+                    cpus[n++] = i;
+            int start = cg && cg->id ? (int)(id_hash(cg->id) % (uint32_t)n) : 0;
+            memset(bits, 0, sizeof bits);
+            for (int k = 0; k < want; k++) {
+                int c = cpus[(start + k) % n];
+                bits[c / 64] |= 1ULL << (c % 64);
+            }
+            count = (int)want;
         }
-        count = kept;
     }
     run_cg_cpulist_format(bits, NBITS, buf, size);
     return count;

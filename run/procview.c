@@ -87,10 +87,11 @@ static char *read_host(const char *path)
 
 /* The CPUs the container should see, or NULL when that is all the host's
  * (then the host's text passes through).  Returns the count in *n. */
-static bool visible_cpus(const struct run_cgroup_cpu_stats *c, uint64_t *bits, int *n)
+static bool visible_cpus(const struct run_cgroup *cg, const struct run_cgroup_cpu_stats *c,
+                         uint64_t *bits, int *n)
 {
     char list[4096];
-    *n = run_cgroup_visible_cpus(c, list, sizeof list);
+    *n = run_cgroup_visible_cpus(cg, c, list, sizeof list);
     run_cg_cpulist_parse(list, bits, RUN_PV_NCPU);
     cleanup_free char *online = read_host("/sys/devices/system/cpu/online");
     uint64_t host[RUN_PV_NCPU / 64];
@@ -118,17 +119,17 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
     case PV_CPUINFO: {
         cleanup_free char *host = read_host("/proc/cpuinfo");
         run_cgroup_cpu_stats(pv->cg, &c, &err);
-        return run_pv_cpuinfo(host, visible_cpus(&c, vis, &nvis) ? vis : NULL);
+        return run_pv_cpuinfo(host, visible_cpus(pv->cg, &c, vis, &nvis) ? vis : NULL);
     }
     case PV_STAT: {
         cleanup_free char *host = read_host("/proc/stat");
         run_cgroup_cpu_stats(pv->cg, &c, &err);
-        return run_pv_stat(host, visible_cpus(&c, vis, &nvis) ? vis : NULL, c.user_ns,
+        return run_pv_stat(host, visible_cpus(pv->cg, &c, vis, &nvis) ? vis : NULL, c.user_ns,
                            c.system_ns, sysconf(_SC_CLK_TCK));
     }
     case PV_UPTIME: {
         run_cgroup_cpu_stats(pv->cg, &c, &err);
-        visible_cpus(&c, vis, &nvis);
+        visible_cpus(pv->cg, &c, vis, &nvis);
         double up = boottime() - pv->start;
         double idle = up * nvis - (c.usage_ns > 0 ? (double)c.usage_ns / 1e9 : 0);
         return run_pv_uptime(up, idle);
@@ -160,7 +161,7 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
     }
     case PV_ONLINE: {
         run_cgroup_cpu_stats(pv->cg, &c, &err);
-        if (!visible_cpus(&c, vis, &nvis))
+        if (!visible_cpus(pv->cg, &c, vis, &nvis))
             return read_host("/sys/devices/system/cpu/online");
         char list[4096];
         run_cg_cpulist_format(vis, RUN_PV_NCPU, list, sizeof list);

@@ -64,13 +64,13 @@ static void test_parsers(void)
 
     struct run_cgroup_cpu_stats st = {.quota_us = 150000, .period_us = 100000};
     snprintf(st.cpuset, sizeof st.cpuset, "2-5");
-    tap_is_int(run_cgroup_visible_cpus(&st, buf, sizeof buf), 2, "1.5 cpus of 2-5: two visible");
+    tap_is_int(run_cgroup_visible_cpus(NULL, &st, buf, sizeof buf), 2, "1.5 cpus of 2-5: two visible");
     tap_is_str(buf, "2-3", "the first two of the cpuset");
     st.quota_us = -1;
-    tap_is_int(run_cgroup_visible_cpus(&st, buf, sizeof buf), 4, "no quota: the whole cpuset");
+    tap_is_int(run_cgroup_visible_cpus(NULL, &st, buf, sizeof buf), 4, "no quota: the whole cpuset");
     st.quota_us = 50000;
     snprintf(st.cpuset, sizeof st.cpuset, "1");
-    tap_is_int(run_cgroup_visible_cpus(&st, buf, sizeof buf), 1, "half a cpu is one cpu");
+    tap_is_int(run_cgroup_visible_cpus(NULL, &st, buf, sizeof buf), 1, "half a cpu is one cpu");
     tap_is_str(buf, "1", "online mask names the cpuset's cpu");
 }
 
@@ -309,7 +309,7 @@ static void test_real(void)
     tap_ok(c.quota_us == 50000 && c.period_us == 100000, "cpu quota 0.5");
     tap_is_str(c.cpuset, "0", "cpuset 0");
     char vis[64];
-    tap_is_int(run_cgroup_visible_cpus(&c, vis, sizeof vis), 1, "one cpu visible");
+    tap_is_int(run_cgroup_visible_cpus(cg, &c, vis, sizeof vis), 1, "one cpu visible");
 
     int go;
     pid_t child = spawn(&go, 0);
