@@ -48,6 +48,9 @@ static int remove_one(struct fmt_store *s, const char *name, bool force, struct 
         return -1;
     const struct fmt_index_entry *e = fmt_index_find(&idx, name);
     bool by_ref = e != NULL;
+    size_t names = 0; /* entries for the same manifest */
+    for (size_t i = 0; e && i < idx.n; i++)
+        names += !strcmp(idx.entries[i].desc.digest, e->desc.digest);
     fmt_index_clear(&idx);
 
     struct fmt_image *img = NULL;
@@ -61,7 +64,8 @@ static int remove_one(struct fmt_store *s, const char *name, bool force, struct 
         return 0;
     }
     cleanup_free char *user = container_using(s, img->digest);
-    if (user && !force) {
+    /* untagging one of several names leaves the image, so it is always fine */
+    if (user && !force && (!by_ref || names <= 1)) {
         error_set(err, EBUSY, "image `%s` is used by container `%s` (use --force to untag it)",
                   name, user);
         fmt_image_free(img);
@@ -114,7 +118,7 @@ STRATA_VERB(rmi, "rmi", "remove images",
             "\n"
             "Given a name, remove that name; given an image id or digest, remove every\n"
             "name of that image.  An image used by a container is refused unless\n"
-            "--force.  The blobs stay until `strata prune`, which removes whatever no\n"
+            "--force (removing one of several names is always allowed).  The blobs stay until `strata prune`, which removes whatever no\n"
             "name and no container references.\n"
             "\n"
             "  -f, --force   remove even when a container uses the image\n",
