@@ -62,6 +62,20 @@ static struct ufs_idmap_range *dup_ranges(const struct ufs_idmap_range *r, size_
     return c;
 }
 
+/* Root whose user namespace maps more than one id can chown to anything the
+ * container may ask for; root of a one-id rootless namespace cannot. */
+static bool userns_maps_many(void)
+{
+    FILE *f = fopen("/proc/self/uid_map", "re");
+    if (!f)
+        return true;
+    unsigned long inside, outside, count, total = 0;
+    while (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) == 3)
+        total += count;
+    fclose(f);
+    return total > 1;
+}
+
 int ufs_fs_new(const struct ufs_options *o, struct ufs **out, struct error *err)
 {
     if (!o->upper && !o->n_lowers)
@@ -84,7 +98,7 @@ int ufs_fs_new(const struct ufs_options *o, struct ufs **out, struct error *err)
     pthread_cond_init(&fs->init_cond, NULL);
     fs->euid = geteuid();
     fs->egid = getegid();
-    fs->privileged = fs->euid == 0;
+    fs->privileged = fs->euid == 0 && userns_maps_many();
     fs->next_ino = FUSE_ROOT_ID + 1;
     fs->has_upper = o->upper != NULL;
     fs->n_layers = (int)o->n_lowers + (fs->has_upper ? 1 : 0);

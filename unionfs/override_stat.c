@@ -1,8 +1,5 @@
-/* containers-storage's user.containers.override_stat: "UID:GID:MODE" with
- * MODE in octal (permission and setuid/setgid/sticky bits), optionally
- * followed by ":TYPE" where TYPE is file, dir, symlink, pipe, socket,
- * block-MAJOR-MINOR or char-MAJOR-MINOR.  Kept small on purpose: when
- * format/override_stat.h lands on main this file switches to it. */
+/* containers-storage's user.containers.override_stat, through format/'s
+ * parser and formatter; here only the access through O_PATH fds. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,94 +8,32 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include "format/override_stat.h"
 #include "unionfs/internal.h"
-
-static int parse_uint(const char **p, int base, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    if (**p < '0' || **p > '9')
-        return -1;
-    *out = strtoul(*p, &end, base);
-    if (errno || end == *p)
-        return -1;
-    *p = end;
-    return 0;
-}
 
 int ufs_override_parse(const char *s, size_t len, struct ufs_override *ov)
 {
-    char buf[128];
-    if (len >= sizeof buf)
+    struct fmt_override_stat f;
+    struct error err;
+    if (fmt_override_stat_parse(s, len, &f, &err) < 0)
         return -1;
-    memcpy(buf, s, len);
-    buf[len] = 0;
-    const char *p = buf;
-    unsigned long uid, gid, mode;
-    if (parse_uint(&p, 10, &uid) < 0 || *p++ != ':' || parse_uint(&p, 10, &gid) < 0 ||
-        *p++ != ':' || parse_uint(&p, 8, &mode) < 0)
-        return -1;
-    if (mode & ~07777UL)
-        return -1;
-    memset(ov, 0, sizeof *ov);
-    ov->uid = (uid_t)uid;
-    ov->gid = (gid_t)gid;
-    ov->mode = (mode_t)mode;
-    if (!*p)
-        return 0;
-    if (*p++ != ':')
-        return -1;
-    unsigned long ma = 0, mi = 0;
-    if (!strcmp(p, "file"))
-        ov->mode |= S_IFREG;
-    else if (!strcmp(p, "dir"))
-        ov->mode |= S_IFDIR;
-    else if (!strcmp(p, "symlink"))
-        ov->mode |= S_IFLNK;
-    else if (!strcmp(p, "pipe"))
-        ov->mode |= S_IFIFO;
-    else if (!strcmp(p, "socket"))
-        ov->mode |= S_IFSOCK;
-    else if (!strncmp(p, "block-", 6) || !strncmp(p, "char-", 5)) {
-        bool blk = p[0] == 'b';
-        p += blk ? 6 : 5;
-        if (parse_uint(&p, 10, &ma) < 0 || *p++ != '-' || parse_uint(&p, 10, &mi) < 0 || *p)
-            return -1;
-        ov->mode |= blk ? S_IFBLK : S_IFCHR;
-        ov->rdev = makedev(ma, mi);
-    } else
-        return -1;
+    ov->uid = f.uid;
+    ov->gid = f.gid;
+    ov->mode = f.has_type ? f.mode : (f.mode & 07777);
+    ov->rdev = f.rdev;
     return 0;
 }
 
 int ufs_override_format(const struct ufs_override *ov, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "%u:%u:0%o", (unsigned)ov->uid, (unsigned)ov->gid,
-                     (unsigned)(ov->mode & 07777));
-    if (n < 0 || (size_t)n >= size)
+    char tmp[FMT_OVERRIDE_STAT_MAX];
+    struct fmt_override_stat f = {.uid = ov->uid, .gid = ov->gid, .mode = ov->mode,
+                                  .rdev = ov->rdev, .has_type = (ov->mode & S_IFMT) != 0};
+    size_t n = fmt_override_stat_format(&f, tmp);
+    if (n + 1 > size)
         return -1;
-    const char *type = NULL;
-    switch (ov->mode & S_IFMT) {
-    case 0: break;
-    case S_IFREG: type = "file"; break;
-    case S_IFDIR: type = "dir"; break;
-    case S_IFLNK: type = "symlink"; break;
-    case S_IFIFO: type = "pipe"; break;
-    case S_IFSOCK: type = "socket"; break;
-    case S_IFBLK:
-    case S_IFCHR: {
-        int m = snprintf(buf + n, size - (size_t)n, ":%s-%u-%u",
-                         S_ISBLK(ov->mode) ? "block" : "char", major(ov->rdev), minor(ov->rdev));
-        return m < 0 || (size_t)m >= size - (size_t)n ? -1 : n + m;
-    }
-    }
-    if (type) {
-        int m = snprintf(buf + n, size - (size_t)n, ":%s", type);
-        if (m < 0 || (size_t)m >= size - (size_t)n)
-            return -1;
-        n += m;
-    }
-    return n;
+    memcpy(buf, tmp, n + 1);
+    return (int)n;
 }
 
 /* O_PATH fds refuse f*xattr: go through /proc/self/fd, which reaches the

@@ -1,0 +1,225 @@
+/* Test helper for the unionfs shell tests (compiled by them into $T): the
+ * calls a shell cannot make.  Each subcommand prints "ok" or the errno
+ * name and exits 0 on success. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int report(int r)
+{
+    if (r == 0) {
+        puts("ok");
+        return 0;
+    }
+    const char *name = strerrorname_np(errno);
+    puts(name ? name : "error");
+    return 1;
+}
+
+static int cmd_rename2(char **av)
+{
+    unsigned flags = 0;
+    if (!strcmp(av[0], "noreplace"))
+        flags = RENAME_NOREPLACE;
+    else if (!strcmp(av[0], "exchange"))
+        flags = RENAME_EXCHANGE;
+    return report(renameat2(AT_FDCWD, av[1], AT_FDCWD, av[2], flags));
+}
+
+static int cmd_tmpfile(char **av)
+{
+    int fd = open(av[0], O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        if (write(fd, "x", 1) != 1)
+            return report(-1);
+        close(fd);
+    }
+    return report(fd < 0 ? -1 : 0);
+}
+
+/* Shared writable mapping: write through it, msync, read back by read(2). */
+static int cmd_mmap(char **av)
+{
+    int fd = open(av[0], O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return report(-1);
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return report(-1);
+    memcpy(p, "MMAP", 4);
+    if (msync(p, 4096, MS_SYNC) < 0)
+        return report(-1);
+    munmap(p, 4096);
+    close(fd);
+    char buf[5] = {0};
+    fd = open(av[0], O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, buf, 4) != 4)
+        return report(-1);
+    close(fd);
+    if (strcmp(buf, "MMAP")) {
+        errno = EIO;
+        return report(-1);
+    }
+    return report(0);
+}
+
+static int cmd_locks(char **av)
+{
+    int fd = open(av[0], O_RDWR | O_CLOEXEC);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+        return report(-1);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 10};
+    if (fcntl(fd, F_SETLK, &fl) < 0)
+        return report(-1);
+    /* a second open file description must see the flock */
+    int fd2 = open(av[0], O_RDWR | O_CLOEXEC);
+    if (flock(fd2, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+        errno = EIO;
+        return report(-1);
+    }
+    close(fd2);
+    close(fd);
+    return report(0);
+}
+
+/* readdir of DIR while a child creates and unlinks other names: every
+ * stable entry s* is seen exactly once per pass, no name twice, and
+ * seekdir to a telldir cookie resumes at the same entry. */
+static int cmd_churn(char **av)
+{
+    const char *dir = av[0];
+    int stable = atoi(av[1]);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char path[4096];
+        for (unsigned i = 0;; i++) {
+            snprintf(path, sizeof path, "%s/c%u", dir, i % 200);
+            if (i % 400 < 200) {
+                int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+                if (fd >= 0)
+                    close(fd);
+            } else {
+                unlink(path);
+            }
+        }
+    }
+    int bad = 0;
+    for (int pass = 0; pass < 20 && !bad; pass++) {
+        DIR *d = opendir(dir);
+        if (!d) {
+            bad = 1;
+            break;
+        }
+        char **names = calloc(100000, sizeof *names);
+        long *pos = calloc(100000, sizeof *pos);
+        int n = 0, seen_stable = 0;
+        struct dirent *de;
+        for (;;) {
+            long here = telldir(d);
+            if (!(de = readdir(d)))
+                break;
+            for (int k = 0; k < n; k++)
+                if (!strcmp(names[k], de->d_name)) {
+                    fprintf(stderr, "duplicate %s in pass %d\n", de->d_name, pass);
+                    bad = 1;
+                }
+            if (de->d_name[0] == 's')
+                seen_stable++;
+            pos[n] = here;
+            names[n++] = strdup(de->d_name);
+            if (n >= 99999)
+                break;
+        }
+        if (seen_stable != stable) {
+            fprintf(stderr, "pass %d saw %d of %d stable entries\n", pass, seen_stable, stable);
+            bad = 1;
+        }
+        if (n > 2) {
+            int k = n / 2;
+            seekdir(d, pos[k]);
+            de = readdir(d);
+            if (!de || strcmp(de->d_name, names[k])) {
+                fprintf(stderr, "seekdir: got %s, want %s\n", de ? de->d_name : "(end)", names[k]);
+                bad = 1;
+            }
+        }
+        closedir(d);
+        for (int k = 0; k < n; k++)
+            free(names[k]);
+        free(names);
+        free(pos);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    errno = EIO;
+    return report(bad ? -1 : 0);
+}
+
+/* Prints d_type letters of DIR's entries as "name:type" sorted by the shell. */
+static int cmd_dtypes(char **av)
+{
+    DIR *d = opendir(av[0]);
+    if (!d)
+        return report(-1);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        const char *t = de->d_type == DT_DIR ? "d" : de->d_type == DT_REG ? "f"
+                      : de->d_type == DT_LNK ? "l" : de->d_type == DT_FIFO ? "p"
+                      : de->d_type == DT_CHR ? "c" : de->d_type == DT_SOCK ? "s" : "?";
+        printf("%s:%s\n", de->d_name, t);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Opens FILE for appending, then holds it open until killed (used to
+ * trigger a copy-up the test kills the daemon during). */
+static int cmd_append(char **av)
+{
+    int fd = open(av[0], O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return report(-1);
+    if (write(fd, av[1], strlen(av[1])) < 0)
+        return report(-1);
+    close(fd);
+    return report(0);
+}
+
+static int cmd_mksock(char **av)
+{
+    return report(mknod(av[0], S_IFSOCK | 0644, 0));
+}
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int nargs;
+        int (*fn)(char **);
+    } cmds[] = {
+        {"rename2", 3, cmd_rename2}, {"tmpfile", 1, cmd_tmpfile}, {"mmap", 1, cmd_mmap},
+        {"locks", 1, cmd_locks},     {"churn", 2, cmd_churn},     {"dtypes", 1, cmd_dtypes},
+        {"append", 2, cmd_append},   {"mksock", 1, cmd_mksock},
+    };
+    if (argc < 2)
+        return 2;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(argv[1], cmds[i].name)) {
+            if (argc - 2 != cmds[i].nargs)
+                return 2;
+            return cmds[i].fn(argv + 2);
+        }
+    return 2;
+}
