@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
@@ -175,20 +177,68 @@ int diff_image_open(struct fmt_store *s, const char *name, bool indexes, struct 
     return 0;
 }
 
-int diff_image_load_digests(struct fmt_store *s, struct diff_image *di, size_t i,
-                            struct fmt_tree *tree, struct error *err)
+struct digest_pool {
+    struct fmt_store *s;
+    struct diff_digest_job *jobs;
+    size_t n;
+    size_t next; /* protected by lock */
+    pthread_mutex_t lock;
+};
+
+static void *digest_worker(void *arg)
 {
-    struct fmt_layer_index ix;
-    if (fmt_layer_index_load(s, &di->img->manifest.layers[i], true, &ix, err) < 0)
-        return -1;
-    /* rebinding reads the old entries: free them only afterwards */
-    if (fmt_tree_rebind(tree, (uint32_t)i, &ix, err) < 0) {
-        fmt_layer_index_clear(&ix);
-        return -1;
+    struct digest_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t k = p->next++;
+        pthread_mutex_unlock(&p->lock);
+        if (k >= p->n)
+            return NULL;
+        struct diff_digest_job *j = &p->jobs[k];
+        j->rc = fmt_layer_index_load(p->s, &j->di->img->manifest.layers[j->layer], true, &j->ix,
+                                     &j->err);
     }
-    fmt_layer_index_clear(&di->ix[i]);
-    di->ix[i] = ix;
-    return 0;
+}
+
+int diff_load_digests(struct fmt_store *s, struct diff_digest_job *jobs, size_t n,
+                      struct error *err)
+{
+    struct digest_pool p = {.s = s, .jobs = jobs, .n = n, .lock = PTHREAD_MUTEX_INITIALIZER};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n_threads = cpus > 1 ? (size_t)cpus : 1;
+    if (n_threads > n)
+        n_threads = n;
+    pthread_t *th = xcalloc(n_threads + 1, sizeof *th);
+    size_t started = 0;
+    for (size_t i = 1; i < n_threads; i++, started++)
+        if (pthread_create(&th[i - 1], NULL, digest_worker, &p) != 0)
+            break;
+    digest_worker(&p); /* this thread works too */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(th);
+
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct diff_digest_job *j = &jobs[k];
+        if (j->rc < 0) {
+            if (!rc)
+                *err = j->err;
+            rc = -1;
+            continue;
+        }
+        /* rebinding reads the old entries: free them only afterwards */
+        if (!rc && fmt_tree_rebind(j->tree, (uint32_t)j->layer, &j->ix, err) < 0)
+            rc = -1;
+        if (rc) {
+            fmt_layer_index_clear(&j->ix);
+            continue;
+        }
+        fmt_layer_index_clear(&j->di->ix[j->layer]);
+        j->di->ix[j->layer] = j->ix;
+        memset(&j->ix, 0, sizeof j->ix);
+    }
+    return rc;
 }
 
 void diff_image_close(struct diff_image *di)

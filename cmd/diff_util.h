@@ -49,10 +49,21 @@ struct diff_image {
 };
 int diff_image_open(struct fmt_store *s, const char *name, bool indexes, struct diff_image *di,
                     struct error *err);
-/* Loads layer i's index with digests (cached) in place of the plain one
- * and re-points the tree's nodes at it. */
-int diff_image_load_digests(struct fmt_store *s, struct diff_image *di, size_t i,
-                            struct fmt_tree *tree, struct error *err);
+/* Layer `layer` of `di` needs its index with digests, `tree` rebound to it. */
+struct diff_digest_job {
+    struct diff_image *di;
+    size_t layer;
+    struct fmt_tree *tree;
+    /* private */
+    struct fmt_layer_index ix;
+    struct error err;
+    int rc;
+};
+/* Loads the jobs' indexes with digests (cached) on up to one thread per
+ * CPU (hashing is CPU-bound and layers are independent), then swaps them
+ * in and rebinds the trees. */
+int diff_load_digests(struct fmt_store *s, struct diff_digest_job *jobs, size_t n,
+                      struct error *err);
 void diff_image_close(struct diff_image *di);
 
 #endif

@@ -136,13 +136,16 @@ static int diff_images(const struct verb *v, struct fmt_store *s, const char *n1
     /* hash only the layers that hold same-size files from different layers */
     bool *need_a = xcalloc(a.n + 1, 1), *need_b = xcalloc(b.n + 1, 1);
     fmt_tree_digest_needs(&ta, a.ids, &tb, b.ids, need_a, need_b);
-    int rc = 0;
-    for (size_t i = 0; i < a.n && !rc; i++)
-        if (need_a[i] && diff_image_load_digests(s, &a, i, &ta, &err) < 0)
-            rc = -1;
-    for (size_t i = 0; i < b.n && !rc; i++)
-        if (need_b[i] && diff_image_load_digests(s, &b, i, &tb, &err) < 0)
-            rc = -1;
+    struct diff_digest_job *jobs = xcalloc(a.n + b.n + 1, sizeof *jobs);
+    size_t n_jobs = 0;
+    for (size_t i = 0; i < a.n; i++)
+        if (need_a[i])
+            jobs[n_jobs++] = (struct diff_digest_job){.di = &a, .layer = i, .tree = &ta};
+    for (size_t i = 0; i < b.n; i++)
+        if (need_b[i])
+            jobs[n_jobs++] = (struct diff_digest_job){.di = &b, .layer = i, .tree = &tb};
+    int rc = n_jobs ? diff_load_digests(s, jobs, n_jobs, &err) : 0;
+    free(jobs);
     free(need_a);
     free(need_b);
     struct fmt_changes ch = {0};

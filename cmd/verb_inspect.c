@@ -11,6 +11,7 @@
 #include "format/config.h"
 #include "format/image.h"
 #include "format/index.h"
+#include "format/layer_index.h"
 
 static json_t *copy_or(json_t *v, json_t *dflt)
 {
@@ -38,10 +39,16 @@ static json_t *image_json(struct fmt_store *s, struct fmt_image *img)
         const struct fmt_descriptor *l = &img->manifest.layers[i];
         json_t *o = json_pack("{s:s, s:s?, s:s, s:I}", "Digest", l->digest, "DiffID", l->diff_id,
                               "MediaType", l->media_type, "Size", (json_int_t)l->size);
+        int64_t usize = l->uncompressed_size;
+        struct fmt_layer_index ix;
+        struct error ierr = {0};
+        /* not recorded (pulled images): measure it once via the cached layer index */
+        if (usize < 0 && fmt_layer_index_load(s, l, false, &ix, &ierr) == 0) {
+            usize = ix.tar_size;
+            fmt_layer_index_clear(&ix);
+        }
         json_object_set_new(o, "UncompressedSize",
-                            l->uncompressed_size >= 0
-                                ? json_integer((json_int_t)l->uncompressed_size)
-                                : json_null());
+                            usize >= 0 ? json_integer((json_int_t)usize) : json_null());
         json_array_append_new(layers, o);
     }
     json_t *c = img->config;

@@ -6,24 +6,36 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "format/blob.h"
+#include "format/compress.h"
 #include "format/layer_index.h"
 
+/* blob reader -> decompressor (gzip/zstd/none by content) -> libarchive;
+ * the uncompressed bytes are counted here, to the end of the stream, since
+ * libarchive stops at the tar's end-of-archive blocks. */
 struct blob_src {
     struct fmt_blob_reader *r;
+    struct fmt_decompressor *d;
     struct error *err;
-    char buf[128 * 1024];
+    int64_t bytes;
     bool failed;
+    char buf[128 * 1024];
 };
 
-static la_ssize_t blob_read_cb(struct archive *a, void *ctx, const void **out)
+static ssize_t blob_source(void *ctx, void *buf, size_t len, struct error *err)
+{
+    return fmt_blob_reader_read(ctx, buf, len, err);
+}
+
+static la_ssize_t archive_read_cb(struct archive *a, void *ctx, const void **out)
 {
     struct blob_src *s = ctx;
-    ssize_t n = fmt_blob_reader_read(s->r, s->buf, sizeof s->buf, s->err);
+    ssize_t n = fmt_decompressor_read(s->d, s->buf, sizeof s->buf, s->err);
     if (n < 0) {
         s->failed = true;
         archive_set_error(a, EIO, "%s", s->err->msg);
         return -1;
     }
+    s->bytes += n;
     *out = s->buf;
     return n;
 }
@@ -34,40 +46,49 @@ static void cleanup_archivep(struct archive **a)
         archive_read_free(*a);
 }
 
+static int read_index(struct blob_src *src, const char *what, bool digests,
+                      struct fmt_layer_index *out, struct error *err)
+{
+    __attribute__((cleanup(cleanup_archivep))) struct archive *a = archive_read_new();
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_none(a);
+    if (archive_read_open(a, src, NULL, archive_read_cb, NULL) != ARCHIVE_OK) {
+        if (src->failed)
+            return -1;
+        return error_set(err, EIO, "open %s: %s", what, archive_error_string(a));
+    }
+    if (fmt_layer_index_read_archive(a, digests, what, out, err) < 0) {
+        if (src->failed)
+            *err = *src->err; /* the stream's error says more than libarchive's */
+        return -1;
+    }
+    /* drain: the blob reader checks the digest at EOF, and an index is only
+     * as good as the bytes it came from */
+    ssize_t n;
+    while ((n = fmt_decompressor_read(src->d, src->buf, sizeof src->buf, err)) > 0)
+        src->bytes += n;
+    if (n < 0) {
+        fmt_layer_index_clear(out);
+        return -1;
+    }
+    out->tar_size = src->bytes;
+    return 0;
+}
+
 static int index_blob(struct fmt_store *s, const char *digest, bool digests,
                       struct fmt_layer_index *out, struct error *err)
 {
-    struct blob_src src = {.err = err};
-    if (fmt_blob_reader_open(s, digest, &src.r, err) < 0)
-        return -1;
+    struct blob_src *src = xzalloc(sizeof *src);
+    src->err = err;
     cleanup_free char *what = xasprintf("layer `%s`", digest);
-    int ret;
-    {
-        __attribute__((cleanup(cleanup_archivep))) struct archive *a = archive_read_new();
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_zstd(a);
-        archive_read_support_filter_none(a);
-        if (archive_read_open(a, &src, NULL, blob_read_cb, NULL) != ARCHIVE_OK) {
-            ret = src.failed ? -1
-                             : error_set(err, EIO, "open %s: %s", what, archive_error_string(a));
-        } else {
-            ret = fmt_layer_index_read_archive(a, digests, what, out, err);
-        }
-    }
-    /* libarchive stops at the end-of-archive blocks; read what is left so
-     * the blob reader sees EOF and checks the digest: an index is only as
-     * good as the bytes it came from. */
-    while (ret == 0) {
-        ssize_t n = fmt_blob_reader_read(src.r, src.buf, sizeof src.buf, err);
-        if (n == 0)
-            break;
-        if (n < 0) {
-            fmt_layer_index_clear(out);
-            ret = -1;
-        }
-    }
-    fmt_blob_reader_close(src.r);
+    int ret = fmt_blob_reader_open(s, digest, &src->r, err);
+    if (ret == 0)
+        ret = fmt_decompressor_new(blob_source, src->r, what, &src->d, err);
+    if (ret == 0)
+        ret = read_index(src, what, digests, out, err);
+    fmt_decompressor_free(src->d);
+    fmt_blob_reader_close(src->r);
+    free(src);
     return ret;
 }
 

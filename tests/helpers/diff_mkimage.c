@@ -1,7 +1,9 @@
 /* diff_mkimage REF ARG...: commits an image to $STRATA_ROOT for the diff,
  * history and analyze tests, independent of the importer and builder.
  * Each ARG is a layer tar (stored uncompressed), optionally
- * `TAR=CREATED_BY`, or `@CREATED_BY` for a history entry without a layer. */
+ * `TAR=CREATED_BY`, or `@CREATED_BY` for a history entry without a layer.
+ * With -z first, layers are stored gzip-compressed (through the layer
+ * writer), as pulled and built images are. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "format/blob.h"
 #include "format/config.h"
 #include "format/image.h"
+#include "format/layer_write.h"
 #include "format/manifest.h"
 #include "format/store.h"
 #include "format/store_root.h"
@@ -52,10 +55,32 @@ static int put_file(struct fmt_store *s, const char *path, struct fmt_descriptor
     return 0;
 }
 
+static int put_gzip(struct fmt_store *s, const char *path, struct fmt_descriptor *d,
+                    struct error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_errno(err, "open `%s`", path);
+    struct fmt_layer_write_opts o;
+    fmt_layer_write_opts_init(&o);
+    struct fmt_layer_info info;
+    int r = fmt_layer_recompress_blob(s, fmt_fd_source, &fd, path, &o, &info, err);
+    close(fd);
+    if (r < 0)
+        return -1;
+    fmt_layer_info_descriptor(&info, d);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    bool gzip = argc > 1 && !strcmp(argv[1], "-z");
+    if (gzip) {
+        argv++;
+        argc--;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: diff_mkimage REF TAR[=CREATED_BY]|@CREATED_BY...\n");
+        fprintf(stderr, "usage: diff_mkimage [-z] REF TAR[=CREATED_BY]|@CREATED_BY...\n");
         return 2;
     }
     struct error err = {0};
@@ -78,7 +103,7 @@ int main(int argc, char **argv)
         char *eq = strchr(path, '=');
         if (eq)
             *eq++ = '\0';
-        if (put_file(s, path, &layers[n], &err) < 0)
+        if ((gzip ? put_gzip(s, path, &layers[n], &err) : put_file(s, path, &layers[n], &err)) < 0)
             rc = 1;
         else
             n++;

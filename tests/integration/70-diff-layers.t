@@ -98,4 +98,23 @@ ls "$STRATA_ROOT/cache/layer-index/"*.json >/dev/null 2>&1
 ok $? "layer indexes cached under cache/layer-index"
 is "$(ls "$STRATA_ROOT/cache/layer-index" | wc -l)" 2 "one cache file per layer (shared layers once)"
 
+# a gzip layer whose manifest does not record the uncompressed size:
+# inspect measures it through the layer index
+gzip -c "$T/l2.tar" > "$T/l2.tar.gz"
+"$STRATA_HELPERS/mkimage" "$STRATA_ROOT" "$T/l2.tar.gz" gz:1 "sha256:$(sha256sum "$T/l2.tar" | cut -c1-64)" >/dev/null
+run "$STRATA" inspect --format .Layers gz:1
+is "$(printf '%s' "$out" | jq_py 'print(d[0]["Size"], d[0]["UncompressedSize"])')" \
+    "$(stat -c %s "$T/l2.tar.gz") $l2size" "inspect: compressed and uncompressed sizes"
+run "$STRATA" diff --layer 0 --format json gz:1
+is "$(printf '%s' "$out" | jq_py 'print(sorted(c["kind"] + c["path"] for c in d[0]["changes"] if c["type"] != "dir"))')" \
+    "['A/etc/added', 'A/etc/change', 'A/opt/y']" \
+    "a gzip base layer: whiteouts with nothing below delete nothing"
+
+# rootless: a user's own store
+chmod 0755 "$T"
+USER_STRATA_ROOT="$T/home/store" as_user "$MK" mine:1 "$T/l1.tar" "$T/l2.tar" >/dev/null
+ok $? "rootless: image committed to the user's store"
+out=$(USER_STRATA_ROOT="$T/home/store" as_user "$STRATA" diff --layer 1 mine:1 2>&1)
+like "$out" 'D +3kB +/var/cache' "rootless: diff works on the user's store"
+
 done_testing
