@@ -77,9 +77,10 @@ count_log() {
     grep -c -- "$1" "$REG_LOG" || true
 }
 
-# start_fake_registry LAYOUT [--corrupt] [--drop N] [--bearer USER:PASS]:
+# start_fake_registry LAYOUT [--corrupt] [--drop N] [--err503 N] [--bearer USER:PASS]:
 # serves the OCI layout LAYOUT read-only as any repository.  --corrupt flips
-# a byte of the largest blob, --drop N cuts the first N GETs of it halfway,
+# a byte of the largest blob, --drop N cuts the first N GETs of it at the
+# blob's middle, --err503 N answers its first N GETs with 503,
 # --bearer wants a token from its /token realm (basic USER:PASS).  Sets
 # FAKE (127.0.0.1:PORT) and FAKE_LOG (one "METHOD PATH RANGE AUTH" line per
 # request).
@@ -92,6 +93,7 @@ layout, portfile, logfile = sys.argv[1:4]
 opts = sys.argv[4:]
 corrupt = "--corrupt" in opts
 drops = int(opts[opts.index("--drop") + 1]) if "--drop" in opts else 0
+errors503 = int(opts[opts.index("--err503") + 1]) if "--err503" in opts else 0
 bearer = opts[opts.index("--bearer") + 1] if "--bearer" in opts else None
 blobdir = os.path.join(layout, "blobs", "sha256")
 target = max(os.listdir(blobdir), key=lambda n: os.path.getsize(os.path.join(blobdir, n)))
@@ -134,7 +136,7 @@ class H(BaseHTTPRequestHandler):
     def do_HEAD(self):
         self.do_GET()
     def do_GET(self):
-        global drops
+        global drops, errors503
         self.log()
         p = self.path.split("?")[0]
         if p == "/token":
@@ -169,6 +171,9 @@ class H(BaseHTTPRequestHandler):
             code = 206 if start else 200
             body = data[start:]
             extra = [("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))] if start else []
+            if self.command == "GET" and hexd == target and errors503 > 0:
+                errors503 -= 1
+                return self.send(503, b'{"errors":[{"code":"UNAVAILABLE"}]}')
             if self.command == "GET" and hexd == target and drops > 0:
                 drops -= 1
                 self.send_response(code)
@@ -177,7 +182,9 @@ class H(BaseHTTPRequestHandler):
                 for k, v in extra:
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body[: len(body) // 2])
+                # cut at the middle of the whole blob: a resumed request
+                # that starts past it gets nothing before the drop
+                self.wfile.write(body[: max(0, len(data) // 2 - start)])
                 self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(2)
