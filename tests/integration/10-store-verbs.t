@@ -108,4 +108,19 @@ like "$out" "${cfg#sha256:}" "inspect names the corrupt config blob"
 run "$STRATA" fsck
 like "$out" "broken: .*${cfg#sha256:}" "fsck names the corrupt config"
 
+# rootless: the default store under $XDG_DATA_HOME, created 0700
+if is_root; then
+    cp "$T/bb.tar" "$T/bb-user.tar" && chmod 0644 "$T/bb-user.tar"
+    mkdir -p "$T/home" && chown "$TEST_UID:$TEST_GID" "$T/home"
+    run as_user env -u STRATA_ROOT "$MK" "$T/home/.local/share/strata" "$T/bb-user.tar" ubb
+    is "$rc" 0 "an unprivileged user makes an image in the default rootless store"
+    run as_user env -u STRATA_ROOT "$STRATA" images
+    like "$out" 'ubb +latest' "and lists it"
+    is "$(stat -c %a "$T/home/.local/share/strata")" 700 "the rootless store is private"
+    run as_user env -u STRATA_ROOT "$STRATA" fsck
+    is "$rc" 0 "fsck as the user"
+else
+    skip "rootless store check needs root to switch users"
+fi
+
 done_testing

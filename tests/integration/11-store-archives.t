@@ -1,0 +1,98 @@
+#!/bin/sh
+# save/load round trips, and interoperation with skopeo and umoci: the store
+# is an OCI layout they read as is, and their archives load into strata.
+. "$STRATA_SRC/tests/lib.sh"
+
+MK=$STRATA_HELPERS/mkimage
+[ -x "$MK" ] || skip_all "mkimage helper not built"
+command -v busybox >/dev/null || skip_all "busybox missing (TEST dependency busybox-static)"
+S=$STRATA_ROOT
+
+mkdir -p "$T/src"
+make_busybox_rootfs "$T/src"
+printf 'hello\n' > "$T/src/etc/motd"
+chmod 0640 "$T/src/etc/motd"
+tar --numeric-owner --owner=0 --group=0 -C "$T/src" -cf "$T/bb.tar" .
+# one file owned by someone else, to see owners survive
+tar --numeric-owner --owner=1000 --group=1000 -C "$T/src" -rf "$T/bb.tar" ./etc/motd
+digest=$("$MK" "$S" "$T/bb.tar" busybox)
+ok $? "a one-layer busybox image"
+id=$("$STRATA" inspect -f .Id busybox)
+layers=$("$STRATA" inspect -f .Layers busybox)
+
+# save (default: OCI layout + docker-archive in one tar) → load into an empty store
+"$STRATA" save -o "$T/both.tar" busybox
+ok $? "save"
+members=$(tar tf "$T/both.tar")
+like "$members" 'oci-layout' "the archive is an OCI layout"
+like "$members" 'manifest.json' "and a docker-archive"
+run env STRATA_ROOT="$T/s2" "$STRATA" load -i "$T/both.tar"
+is "$rc" 0 "load into an empty store"
+like "$out" 'Loaded image: busybox:latest' "load names the image"
+is "$(STRATA_ROOT="$T/s2" "$STRATA" inspect -f .Digest busybox)" "$digest" "identical manifest digest"
+is "$(STRATA_ROOT="$T/s2" "$STRATA" inspect -f .Id busybox)" "$id" "identical config digest"
+is "$(STRATA_ROOT="$T/s2" "$STRATA" inspect -f .Layers busybox)" "$layers" "identical layers"
+"$STRATA" save busybox | STRATA_ROOT="$T/s2b" "$STRATA" load >/dev/null
+is "$(STRATA_ROOT="$T/s2b" "$STRATA" inspect -f .Digest busybox)" "$digest" "save | load through a pipe"
+
+"$STRATA" save --format oci-archive -o "$T/oci.tar" busybox
+STRATA_ROOT="$T/s3" "$STRATA" load -i "$T/oci.tar" >/dev/null
+is "$(STRATA_ROOT="$T/s3" "$STRATA" inspect -f .Digest busybox)" "$digest" "oci-archive round trip keeps the digest"
+"$STRATA" save --format docker-archive -o "$T/legacy.tar" busybox
+like "$(tar tf "$T/legacy.tar")" '/layer.tar' "docker-archive has <id>/layer.tar"
+STRATA_ROOT="$T/s4" "$STRATA" load -i "$T/legacy.tar" >/dev/null
+is "$(STRATA_ROOT="$T/s4" "$STRATA" inspect -f .Id busybox)" "$id" "legacy docker-archive round trip keeps the image id"
+is "$(STRATA_ROOT="$T/s4" "$STRATA" inspect -f .RootFS.diff_ids.0 busybox)" \
+   "$("$STRATA" inspect -f .RootFS.diff_ids.0 busybox)" "and the diff_id"
+
+run "$STRATA" load -i "$T/bb.tar"
+is "$rc" 1 "loading a plain rootfs tar is refused"
+like "$out" 'neither an OCI layout' "with a reason"
+
+if ! command -v skopeo >/dev/null; then
+    skip "skopeo missing (TEST dependency)"
+else
+    run skopeo inspect "oci:$S:busybox:latest"
+    is "$rc" 0 "skopeo inspect oci:STORE:busybox:latest"
+    like "$out" "$digest" "skopeo sees the same manifest digest"
+    run skopeo copy "oci:$S:busybox:latest" "docker-archive:$T/sk-da.tar:busybox:latest"
+    is "$rc" 0 "skopeo copy oci:STORE → docker-archive"
+    run skopeo copy "oci:$S:busybox:latest" "oci-archive:$T/sk-oci.tar:busybox:latest"
+    is "$rc" 0 "skopeo copy oci:STORE → oci-archive (gzip layers)"
+    run env STRATA_ROOT="$T/s5" "$STRATA" load -i "$T/sk-da.tar"
+    is "$rc" 0 "strata load of skopeo's docker-archive"
+    is "$(STRATA_ROOT="$T/s5" "$STRATA" inspect -f .Id docker.io/library/busybox)" "$id" \
+       "same image id"
+    run env STRATA_ROOT="$T/s6" "$STRATA" load -i "$T/sk-oci.tar"
+    is "$rc" 0 "strata load of skopeo's oci-archive"
+    is "$(STRATA_ROOT="$T/s6" "$STRATA" inspect -f .Id busybox)" "$id" "same image id"
+    like "$(STRATA_ROOT="$T/s6" "$STRATA" inspect -f .Layers.0.MediaType busybox)" 'gzip' \
+         "its layer stayed gzip'd"
+    run env STRATA_ROOT="$T/s6" "$STRATA" fsck
+    is "$rc" 0 "the loaded store is healthy"
+    run skopeo copy "docker-archive:$T/both.tar" "oci:$T/sk-from-both:x"
+    is "$rc" 0 "skopeo reads strata's default archive as a docker-archive"
+    run skopeo copy "oci-archive:$T/both.tar:busybox:latest" "oci:$T/sk-from-both2:x"
+    is "$rc" 0 "and as an oci-archive"
+    run skopeo copy "docker-archive:$T/legacy.tar" "oci:$T/sk-from-legacy:x"
+    is "$rc" 0 "and reads strata's legacy docker-archive"
+fi
+
+if ! command -v umoci >/dev/null; then
+    skip "umoci missing (TEST dependency)"
+elif ! is_root; then
+    skip "umoci unpack keeps owners only as root"
+else
+    run umoci unpack --image "$S:busybox:latest" "$T/bundle"
+    is "$rc" 0 "umoci unpack --image STORE:busybox:latest"
+    listing() { (cd "$1" && find . -mindepth 1 -printf '%p %y %m %U:%G %l\n' | sort); }
+    listing "$T/src" | sed 's|^\(./etc/motd [^ ]* [^ ]*\) 0:0|\1 1000:1000|' > "$T/want"
+    listing "$T/bundle/rootfs" > "$T/got"
+    run diff "$T/want" "$T/got"
+    is "$rc" 0 "same paths, types, modes and owners as the source tree"
+    [ "$rc" -eq 0 ] || diag "$out"
+    run diff -r --no-dereference "$T/src" "$T/bundle/rootfs"
+    is "$rc" 0 "same contents"
+fi
+
+done_testing
