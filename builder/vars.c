@@ -21,6 +21,8 @@ int bld_parse_kv(const struct bld_file *f, const struct bld_instr *in,
                  struct error *err)
 {
     const char *kw = in->cmd;
+    /* ENV names are variables; LABEL keys may be anything quoted */
+    bool strict = !strcmp(kw, "env");
     size_t n;
     cleanup_strv char **words = bld_split_raw(in->args, f->escape, &n);
     if (n == 0)
@@ -39,7 +41,7 @@ int bld_parse_kv(const struct bld_file *f, const struct bld_instr *in,
         if (bld_expand_word(words[0], f->escape, sc, &name, err) < 0 ||
             bld_expand_word(rest, f->escape, sc, &value, err) < 0)
             return bld_instr_prefix(err, f, in);
-        if (!valid_name(name))
+        if (strict && !valid_name(name))
             return bld_instr_error(err, f, in, "invalid name `%s`", name);
         bld_env_set(out, name, value);
         return 0;
@@ -53,7 +55,7 @@ int bld_parse_kv(const struct bld_file *f, const struct bld_instr *in,
         if (bld_expand_word(rawname, f->escape, sc, &name, err) < 0 ||
             bld_expand_word(eq + 1, f->escape, sc, &value, err) < 0)
             return bld_instr_prefix(err, f, in);
-        if (!valid_name(name))
+        if (strict ? !valid_name(name) : !*name)
             return bld_instr_error(err, f, in, "invalid name `%s`", name);
         bld_env_set(out, name, value);
     }

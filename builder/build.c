@@ -1,0 +1,838 @@
+#include "builder/build.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "builder/cache.h"
+#include "builder/copy.h"
+#include "builder/fetch.h"
+#include "builder/ignore.h"
+#include "builder/image.h"
+#include "builder/parse.h"
+#include "builder/plan.h"
+#include "builder/tree.h"
+#include "builder/vars.h"
+#include "common/cleanup.h"
+#include "common/fileutil.h"
+#include "common/xalloc.h"
+#include "format/image.h"
+#include "format/index.h"
+#include "format/layer_cache.h"
+#include "format/layer_write.h"
+#include "run/container.h"
+/* unionfs lands in parallel: until it does, RUN fails in run_container
+ * with a clear message and there is no upper to flatten */
+#if __has_include("unionfs/unionfs.h")
+#include "unionfs/unionfs.h"
+#define HAVE_UNIONFS 1
+#endif
+
+static size_t strv_len(char **v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+struct stage_state {
+    bool built;
+    struct bld_image img;
+    struct fmt_descriptor *layers; /* with diff_id */
+    size_t n_layers;
+    char key[FMT_DIGEST_MAX]; /* cache chain */
+    struct bld_env args;
+};
+
+struct build {
+    const struct bld_options *o;
+    struct bld_file *file;
+    struct bld_plan *plan;
+    struct stage_state *st;
+    int ctx_fd;
+    struct bld_tree ctx_tree;
+    struct bld_ignore *ignore;
+    char *work;       /* STORE/tmp/build-XXXXXX */
+    unsigned seq;     /* upper/work dir counter */
+    size_t step;      /* STEP n */
+    int64_t now;      /* the date written into the image */
+    bool rootless;
+    struct bld_result *res;
+};
+
+static void say(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct build *b, const char *fmt, ...)
+{
+    if (!b->o->out)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(b->o->out, fmt, ap);
+    va_end(ap);
+    fflush(b->o->out);
+}
+
+static void layers_free(struct fmt_descriptor *l, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fmt_descriptor_clear(&l[i]);
+    free(l);
+}
+
+static void layers_push(struct stage_state *s, const struct fmt_descriptor *d)
+{
+    s->layers = xrealloc(s->layers, (s->n_layers + 1) * sizeof *s->layers);
+    memset(&s->layers[s->n_layers], 0, sizeof *s->layers);
+    fmt_descriptor_copy(&s->layers[s->n_layers], d);
+    s->n_layers++;
+}
+
+/* Unpacked directories of layers, top first (as union lowers). */
+static int layer_dirs(struct build *b, const struct fmt_descriptor *layers, size_t n,
+                      char ***out, struct error *err)
+{
+    char **dirs = xcalloc(n + 1, sizeof *dirs);
+    for (size_t i = 0; i < n; i++) {
+        const struct fmt_descriptor *d = &layers[n - 1 - i];
+        if (fmt_layer_cache_get(b->o->store, d->digest, d->diff_id, &dirs[i], err) < 0) {
+            strv_free(dirs);
+            return error_prefix(err, "unpack layer %s", d->diff_id);
+        }
+    }
+    *out = dirs;
+    return 0;
+}
+
+/* A fresh upper (and work) directory for one step. */
+static void new_upper(struct build *b, char **upper, char **work)
+{
+    b->seq++;
+    *upper = xasprintf("%s/upper-%u", b->work, b->seq);
+    *work = xasprintf("%s/work-%u", b->work, b->seq);
+}
+
+static int make_dirs(const char *upper, const char *work, struct error *err)
+{
+    if (mkdir(upper, 0755) < 0)
+        return error_errno(err, "mkdir `%s`", upper);
+    if (work && mkdir(work, 0700) < 0)
+        return error_errno(err, "mkdir `%s`", work);
+    return 0;
+}
+
+/* The upper becomes a layer: written as a blob in one pass, then moved
+ * into the unpacked-layer cache so the next step's union needs no unpack. */
+static int commit_upper(struct build *b, const char *upper, struct fmt_descriptor *desc,
+                        struct error *err)
+{
+    cleanup_close int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_errno(err, "open `%s`", upper);
+    struct fmt_layer_write_opts wo;
+    fmt_layer_write_opts_init(&wo);
+    wo.compression = b->o->compression;
+    wo.source_date_epoch = b->o->timestamp;
+    wo.override_stat = true;
+    struct fmt_layer_info info;
+    if (fmt_layer_write_tree_blob(b->o->store, fd, "new layer", &wo, &info, err) < 0)
+        return -1;
+    fmt_layer_info_descriptor(&info, desc);
+    if (!fmt_layer_cache_has(b->o->store, desc->diff_id)) {
+        cleanup_free char *dst = fmt_layer_cache_path(b->o->store, desc->diff_id);
+        cleanup_free char *parent = xstrdup(dst);
+        char *slash = strrchr(parent, '/');
+        if (slash)
+            *slash = '\0';
+        struct error e2 = {0};
+        /* best effort: a failed rename only means a later unpack */
+        if (mkdir_p_at(AT_FDCWD, parent, 0700, &e2) == 0 && syncfs(fd) == 0)
+            (void)rename(upper, dst);
+    }
+    return 0;
+}
+
+static int stage_from(struct build *b, size_t si, struct error *err)
+{
+    const struct bld_stage *stg = &b->plan->stages[si];
+    struct stage_state *s = &b->st[si];
+    const struct bld_instr *in = &b->file->instrs[stg->first];
+    bld_env_init(&s->args);
+    if (stg->base_stage >= 0) {
+        struct stage_state *from = &b->st[stg->base_stage];
+        bld_image_copy(&s->img, &from->img);
+        for (size_t i = 0; i < from->n_layers; i++)
+            layers_push(s, &from->layers[i]);
+        memcpy(s->key, from->key, sizeof s->key);
+        return 0;
+    }
+    if (!strcasecmp(stg->base, "scratch")) {
+        bld_image_scratch(&s->img);
+        bld_cache_key("", "FROM scratch", NULL, s->key);
+        return 0;
+    }
+    struct fmt_image *img = NULL;
+    if (fmt_image_resolve(b->o->store, stg->base, &img, err) < 0) {
+        if (err->code == ENOENT)
+            return bld_instr_error(err, b->file, in,
+                                   "image `%s` not found in the store (strata pull or strata import it)",
+                                   stg->base);
+        return bld_instr_prefix(err, b->file, in);
+    }
+    if (bld_image_from_json(img->config_raw, strlen(img->config_raw), &s->img, err) < 0) {
+        fmt_image_free(img);
+        return bld_instr_prefix(err, b->file, in);
+    }
+    for (size_t i = 0; i < img->manifest.n_layers; i++)
+        layers_push(s, &img->manifest.layers[i]);
+    /* Docker counts non-empty history entries against layers: pad an
+     * imported base that has fewer entries than layers */
+    json_t *hist = json_object_get(s->img.doc, "history");
+    size_t nonempty = 0, idx;
+    json_t *h;
+    json_array_foreach(hist, idx, h)
+        if (!json_is_true(json_object_get(h, "empty_layer")))
+            nonempty++;
+    for (; nonempty < s->n_layers; nonempty++)
+        json_array_insert_new(hist, 0, json_pack("{s:s}", "created_by", "(base layer)"));
+    bld_cache_key("", "FROM image", img->digest, s->key);
+    fmt_image_free(img);
+    return 0;
+}
+
+static void history(struct build *b, struct stage_state *s, const char *created_by, bool empty)
+{
+    bld_image_add_history(&s->img, b->now, created_by, empty);
+}
+
+/* RUN's environment: the image's ENV, then the ARGs in scope that ENV
+ * does not override. */
+static char **run_env(const struct stage_state *s)
+{
+    size_t n = s->img.env.n + s->args.n;
+    char **v = xcalloc(n + 1, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; i < s->img.env.n; i++)
+        v[k++] = xasprintf("%s=%s", s->img.env.names[i],
+                           s->img.env.values[i] ? s->img.env.values[i] : "");
+    for (size_t i = 0; i < s->args.n; i++) {
+        if (!s->args.values[i] || bld_env_find(&s->img.env, s->args.names[i]) >= 0)
+            continue;
+        v[k++] = xasprintf("%s=%s", s->args.names[i], s->args.values[i]);
+    }
+    return v;
+}
+
+/* Looks the step up in the cache; 1 = hit (layer pushed, history added). */
+static int try_cache(struct build *b, struct stage_state *s, const char *key,
+                     const char *created_by, struct error *err)
+{
+    if (b->o->no_cache)
+        return 0;
+    struct bld_cache_entry e;
+    int r = bld_cache_get(b->o->store, key, &e, err);
+    if (r <= 0)
+        return r;
+    if (e.has_layer) {
+        layers_push(s, &e.layer);
+        bld_image_add_layer(&s->img, e.layer.diff_id);
+    }
+    history(b, s, created_by, !e.has_layer);
+    bld_cache_entry_clear(&e);
+    say(b, "--> CACHED\n");
+    return 1;
+}
+
+static int finish_layer_step(struct build *b, struct stage_state *s, const char *key,
+                             const char *created_by, const struct fmt_descriptor *desc,
+                             struct error *err)
+{
+    struct bld_cache_entry e = {.has_layer = desc != NULL};
+    if (desc)
+        e.layer = *desc;
+    if (bld_cache_put(b->o->store, key, &e, err) < 0)
+        return -1;
+    if (desc) {
+        layers_push(s, desc);
+        bld_image_add_layer(&s->img, desc->diff_id);
+        say(b, "--> %.19s\n", desc->diff_id);
+    }
+    history(b, s, created_by, desc == NULL);
+    return 0;
+}
+
+static int step_run(struct build *b, struct stage_state *s, const struct bld_instr *in,
+                    struct error *err)
+{
+    static const char *const allowed[] = {"network", NULL};
+    if (bld_instr_check_flags(b->file, in, allowed, err) < 0)
+        return -1;
+    const char *net = bld_instr_flag(in, "network", NULL);
+    bool host = b->o->network_host;
+    if (net && !strcmp(net, "host"))
+        host = true;
+    else if (net && strcmp(net, "none") && strcmp(net, "default"))
+        return bld_instr_error(err, b->file, in, "unknown --network `%s`", net);
+    if (!in->json && !*in->args)
+        return bld_instr_error(err, b->file, in, "RUN needs a command");
+    cleanup_strv char **argv = bld_command_argv(&s->img, in);
+    /* created_by as Docker writes it: the build args in scope first */
+    size_t cap = 64;
+    for (char **a = argv; *a; a++)
+        cap += strlen(*a) + 1;
+    size_t n_args = 0;
+    for (size_t i = 0; i < s->args.n; i++)
+        if (s->args.values[i]) {
+            cap += strlen(s->args.names[i]) + strlen(s->args.values[i]) + 2;
+            n_args++;
+        }
+    cleanup_free char *cb = xmalloc(cap);
+    strcpy(cb, "RUN ");
+    if (n_args) {
+        sprintf(cb + strlen(cb), "|%zu ", n_args);
+        for (size_t i = 0; i < s->args.n; i++)
+            if (s->args.values[i])
+                sprintf(cb + strlen(cb), "%s=%s ", s->args.names[i], s->args.values[i]);
+    }
+    for (char **a = argv; *a; a++) {
+        strcat(cb, *a);
+        if (a[1])
+            strcat(cb, " ");
+    }
+    char key[FMT_DIGEST_MAX];
+    cleanup_free char *extra = xasprintf("compression=%d timestamp=%lld", b->o->compression,
+                                         (long long)b->o->timestamp);
+    bld_cache_key(s->key, cb, extra, key);
+    memcpy(s->key, key, sizeof key);
+    int r = try_cache(b, s, key, cb, err);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+
+    cleanup_strv char **lowers = NULL;
+    if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    cleanup_free char *upper = NULL, *work = NULL;
+    new_upper(b, &upper, &work);
+    if (make_dirs(upper, work, err) < 0)
+        return -1;
+    cleanup_strv char **env = run_env(s);
+    struct run_spec spec;
+    run_spec_init(&spec);
+    spec.lowers = (const char *const *)lowers;
+    spec.upper = upper;
+    spec.work = work;
+    spec.argv = argv;
+    spec.env = env;
+    spec.cwd = bld_image_workdir(&s->img);
+    spec.user = *bld_image_user(&s->img) ? bld_image_user(&s->img) : NULL;
+    spec.network = host ? RUN_NET_HOST : RUN_NET_NONE;
+    spec.stdout_fd = b->o->run_stdout;
+    spec.stderr_fd = b->o->run_stderr;
+    int status = 0;
+    if (run_container(&spec, &status, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    if (status != 0) {
+        b->res->run_status = status;
+        return bld_instr_error(err, b->file, in, "step %zu/%zu failed: the command exited with status %d",
+                               b->step, b->plan->n_steps, status);
+    }
+    /* a renamed lower directory lives in the upper as a redirect: make the
+     * upper plain OCI before it becomes a layer */
+    size_t n_lowers = 0;
+    while (lowers[n_lowers])
+        n_lowers++;
+#ifdef HAVE_UNIONFS
+    struct ufs_options uo = {.lowers = (const char **)lowers, .n_lowers = n_lowers, .upper = upper,
+                             .work = work, .rootless_override = b->rootless};
+    if (ufs_upper_flatten(&uo, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+#else
+    (void)n_lowers;
+#endif
+    struct error e2 = {0};
+    rm_rf_at(AT_FDCWD, work, &e2);
+    struct fmt_descriptor desc = {0};
+    if (commit_upper(b, upper, &desc, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    r = finish_layer_step(b, s, key, cb, &desc, err);
+    fmt_descriptor_clear(&desc);
+    rm_rf_at(AT_FDCWD, upper, &e2);
+    return r;
+}
+
+/* The sources' root for COPY --from: an earlier stage or an image. */
+static int from_source(struct build *b, size_t si, const struct bld_instr *in, const char *ref,
+                       char ***dirs, char **identity, struct error *err)
+{
+    long k = bld_plan_find_stage(b->plan, ref, si);
+    struct fmt_descriptor *layers;
+    size_t n;
+    struct fmt_image *img = NULL;
+    if (k >= 0) {
+        layers = b->st[k].layers;
+        n = b->st[k].n_layers;
+    } else {
+        if (fmt_image_resolve(b->o->store, ref, &img, err) < 0)
+            return bld_instr_error(err, b->file, in,
+                                   "--from `%s` is neither a stage nor an image in the store", ref);
+        layers = img->manifest.layers;
+        n = img->manifest.n_layers;
+    }
+    /* layers are content-addressed: their diff_ids identify the sources */
+    size_t cap = 16;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(layers[i].diff_id) + 1;
+    char *id = xmalloc(cap);
+    strcpy(id, "from:");
+    for (size_t i = 0; i < n; i++) {
+        strcat(id, layers[i].diff_id);
+        strcat(id, ",");
+    }
+    *identity = id;
+    int rc = dirs ? layer_dirs(b, layers, n, dirs, err) : 0;
+    fmt_image_free(img);
+    return rc;
+}
+
+static int step_copy(struct build *b, size_t si, struct stage_state *s, const struct bld_instr *in,
+                     struct error *err)
+{
+    bool add = !strcmp(in->cmd, "add");
+    static const char *const allowed_copy[] = {"from", "chown", "chmod", "link", NULL};
+    static const char *const allowed_add[] = {"chown", "chmod", "link", "checksum", NULL};
+    if (bld_instr_check_flags(b->file, in, add ? allowed_add : allowed_copy, err) < 0)
+        return -1;
+    struct bld_scope sc = {.env = &s->img.env, .args = &s->args};
+    cleanup_strv char **words = NULL;
+    size_t n = 0;
+    if (in->json) {
+        words = xcalloc(in->n_json + 1, sizeof *words);
+        for (size_t i = 0; i < in->n_json; i++)
+            if (bld_expand_word(in->json[i], b->file->escape, &sc, &words[i], err) < 0)
+                return bld_instr_prefix(err, b->file, in);
+        n = in->n_json;
+    } else if (bld_expand_words(in->args, b->file->escape, &sc, &words, &n, err) < 0) {
+        return bld_instr_prefix(err, b->file, in);
+    }
+    if (n < 2)
+        return bld_instr_error(err, b->file, in, "%s needs at least one source and a destination",
+                               add ? "ADD" : "COPY");
+    /* flags are expanded too (--chown=$UID) */
+    cleanup_free char *from = NULL, *chown_s = NULL, *chmod_s = NULL;
+    const char *f;
+    if ((f = bld_instr_flag(in, "from", NULL)) &&
+        bld_expand_word(f, b->file->escape, &sc, &from, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    if ((f = bld_instr_flag(in, "chown", NULL)) &&
+        bld_expand_word(f, b->file->escape, &sc, &chown_s, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    if ((f = bld_instr_flag(in, "chmod", NULL)) &&
+        bld_expand_word(f, b->file->escape, &sc, &chmod_s, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+
+    const char *dest_arg = words[n - 1];
+    cleanup_free char *dest = dest_arg[0] == '/'
+                                  ? xstrdup(dest_arg)
+                                  : xasprintf("%s/%s", bld_image_workdir(&s->img), dest_arg);
+    struct bld_copy_opts co = {.srcs = words, .n_srcs = n - 1, .dest = dest, .add = add,
+                               .timestamp = b->o->timestamp, .rootless = b->rootless};
+    if (chmod_s && bld_parse_chmod(chmod_s, &co.mode, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    co.chmod = chmod_s != NULL;
+    co.chown = chown_s != NULL;
+
+    /* URLs (ADD only): fetched into a scratch context of their own */
+    cleanup_free char *url_dir = NULL;
+    struct bld_tree url_tree = {0};
+    bool any_url = false, any_local = false;
+    for (size_t i = 0; i + 1 < n; i++) {
+        bool u = !strncmp(words[i], "http://", 7) || !strncmp(words[i], "https://", 8);
+        any_url |= u;
+        any_local |= !u;
+    }
+    if (any_url && !add)
+        return bld_instr_error(err, b->file, in, "COPY cannot fetch URLs; use ADD");
+    if (any_url && any_local)
+        return bld_instr_error(err, b->file, in, "ADD cannot mix URLs and local sources");
+
+    char key[FMT_DIGEST_MAX];
+    cleanup_free char *identity = NULL;
+    char content[FMT_DIGEST_MAX] = "";
+    struct bld_copy_plan *plan = NULL;
+    struct bld_tree from_tree = {0};
+    cleanup_strv char **from_dirs = NULL;
+    int rc = -1;
+    cleanup_free char *cb = NULL;
+    {
+        size_t cap = 32 + strlen(dest_arg);
+        for (size_t i = 0; i < n; i++)
+            cap += strlen(words[i]) + 1;
+        cap += (from ? strlen(from) : 0) + (chown_s ? strlen(chown_s) : 0) +
+               (chmod_s ? strlen(chmod_s) : 0) + 40;
+        cb = xmalloc(cap);
+        strcpy(cb, add ? "ADD" : "COPY");
+        if (from)
+            sprintf(cb + strlen(cb), " --from=%s", from);
+        if (chown_s)
+            sprintf(cb + strlen(cb), " --chown=%s", chown_s);
+        if (chmod_s)
+            sprintf(cb + strlen(cb), " --chmod=%s", chmod_s);
+        for (size_t i = 0; i < n; i++) {
+            strcat(cb, " ");
+            strcat(cb, words[i]);
+        }
+    }
+    if (any_url) {
+        url_dir = xasprintf("%s/url-%u", b->work, ++b->seq);
+        if (mkdir(url_dir, 0700) < 0)
+            return error_errno(err, "mkdir `%s`", url_dir);
+        for (size_t i = 0; i + 1 < n; i++) {
+            char *local = NULL;
+            if (bld_fetch_url(words[i], url_dir, &local, err) < 0)
+                return bld_instr_prefix(err, b->file, in);
+            free(words[i]);
+            words[i] = local; /* the file's name inside url_dir */
+        }
+        const char *d[] = {url_dir};
+        if (bld_tree_open(&url_tree, d, 1, err) < 0)
+            return -1;
+        co.src = &url_tree;
+        co.from_context = true;
+        co.add = false; /* remote archives are not extracted, as Docker does */
+    } else if (from) {
+        if (from_source(b, si, in, from, &from_dirs, &identity, err) < 0)
+            return -1;
+        if (bld_tree_open(&from_tree, (const char *const *)from_dirs, strv_len(from_dirs), err) < 0)
+            return -1;
+        co.src = &from_tree;
+    } else {
+        co.src = &b->ctx_tree;
+        co.ignore = b->ignore;
+        co.from_context = true;
+    }
+    if (bld_copy_plan_make(&co, &plan, err) < 0) {
+        bld_instr_prefix(err, b->file, in);
+        goto out;
+    }
+    if (!from) {
+        if (bld_copy_plan_digest(plan, content, err) < 0) {
+            bld_instr_prefix(err, b->file, in);
+            goto out;
+        }
+        identity = xasprintf("content:%s", content);
+    }
+    {
+        cleanup_free char *extra = xasprintf("%s compression=%d timestamp=%lld", identity,
+                                             b->o->compression, (long long)b->o->timestamp);
+        bld_cache_key(s->key, cb, extra, key);
+        memcpy(s->key, key, sizeof key);
+    }
+    int r = try_cache(b, s, key, cb, err);
+    if (r != 0) {
+        rc = r < 0 ? -1 : 0;
+        goto out;
+    }
+    {
+        cleanup_strv char **lowers = NULL;
+        if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0) {
+            bld_instr_prefix(err, b->file, in);
+            goto out;
+        }
+        cleanup_free char *upper = NULL, *work = NULL;
+        new_upper(b, &upper, &work);
+        if (make_dirs(upper, NULL, err) < 0)
+            goto out;
+        size_t nl = strv_len(lowers);
+        const char **all = xcalloc(nl + 2, sizeof *all);
+        all[0] = upper;
+        for (size_t i = 0; i < nl; i++)
+            all[i + 1] = lowers[i];
+        struct bld_tree image = {0};
+        int orc = bld_tree_open(&image, all, nl + 1, err);
+        free(all);
+        if (orc < 0)
+            goto out;
+        if (chown_s && bld_parse_chown(&image, chown_s, &co.uid, &co.gid, err) < 0) {
+            bld_tree_close(&image);
+            bld_instr_prefix(err, b->file, in);
+            goto out;
+        }
+        cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        orc = ufd < 0 ? error_errno(err, "open `%s`", upper)
+                      : bld_copy_plan_run(plan, &image, ufd, err);
+        bld_tree_close(&image);
+        if (orc < 0) {
+            bld_instr_prefix(err, b->file, in);
+            goto out;
+        }
+        struct fmt_descriptor desc = {0};
+        if (commit_upper(b, upper, &desc, err) < 0) {
+            bld_instr_prefix(err, b->file, in);
+            goto out;
+        }
+        rc = finish_layer_step(b, s, key, cb, &desc, err);
+        fmt_descriptor_clear(&desc);
+        struct error e2 = {0};
+        rm_rf_at(AT_FDCWD, upper, &e2);
+    }
+out:
+    bld_copy_plan_free(plan);
+    bld_tree_close(&from_tree);
+    bld_tree_close(&url_tree);
+    return rc;
+}
+
+static int step_workdir(struct build *b, struct stage_state *s, const struct bld_instr *in,
+                        struct error *err)
+{
+    struct bld_scope sc = {.env = &s->img.env, .args = &s->args};
+    cleanup_free char *cb = NULL;
+    if (bld_image_apply(&s->img, b->file, in, &sc, &cb, err) < 0)
+        return -1;
+    char key[FMT_DIGEST_MAX];
+    cleanup_free char *extra = xasprintf("compression=%d timestamp=%lld", b->o->compression,
+                                         (long long)b->o->timestamp);
+    bld_cache_key(s->key, cb, extra, key);
+    memcpy(s->key, key, sizeof key);
+    int r = try_cache(b, s, key, cb, err);
+    if (r != 0)
+        return r < 0 ? -1 : 0;
+    /* the directory is created when the image lacks it: that is a layer */
+    cleanup_strv char **lowers = NULL;
+    if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    cleanup_free char *upper = NULL, *work = NULL;
+    new_upper(b, &upper, &work);
+    if (make_dirs(upper, NULL, err) < 0)
+        return -1;
+    size_t nl = strv_len(lowers);
+    const char **all = xcalloc(nl + 2, sizeof *all);
+    all[0] = upper;
+    for (size_t i = 0; i < nl; i++)
+        all[i + 1] = lowers[i];
+    struct bld_tree image = {0};
+    int rc = bld_tree_open(&image, all, nl + 1, err);
+    free(all);
+    if (rc < 0)
+        return -1;
+    cleanup_free char *rd = NULL;
+    struct bld_node node = {0};
+    const char *wd = bld_image_workdir(&s->img);
+    rc = bld_tree_resolve(&image, wd, true, &rd, err);
+    if (rc == 0)
+        rc = bld_tree_lookup(&image, rd, &node, err);
+    bool exists = rc == 0 && node.exists;
+    bld_node_clear(&node);
+    if (rc == 0 && exists) {
+        bld_tree_close(&image);
+        struct error e2 = {0};
+        rm_rf_at(AT_FDCWD, upper, &e2);
+        return finish_layer_step(b, s, key, cb, NULL, err);
+    }
+    cleanup_close int ufd = -1;
+    if (rc == 0) {
+        ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = ufd < 0 ? error_errno(err, "open `%s`", upper)
+                     : bld_upper_mkdirs(&image, ufd, rd, 0, 0, b->o->timestamp, b->rootless, err);
+    }
+    bld_tree_close(&image);
+    if (rc < 0)
+        return bld_instr_prefix(err, b->file, in);
+    struct fmt_descriptor desc = {0};
+    if (commit_upper(b, upper, &desc, err) < 0)
+        return bld_instr_prefix(err, b->file, in);
+    rc = finish_layer_step(b, s, key, cb, &desc, err);
+    fmt_descriptor_clear(&desc);
+    struct error e2 = {0};
+    rm_rf_at(AT_FDCWD, upper, &e2);
+    return rc;
+}
+
+static int run_stage(struct build *b, size_t si, struct error *err)
+{
+    const struct bld_stage *stg = &b->plan->stages[si];
+    struct stage_state *s = &b->st[si];
+    const struct bld_file *f = b->file;
+    b->step++;
+    say(b, "STEP %zu/%zu: %s\n", b->step, b->plan->n_steps, f->instrs[stg->first].text);
+    if (stage_from(b, si, err) < 0)
+        return -1;
+    for (size_t i = stg->first + 1; i < stg->end; i++) {
+        const struct bld_instr *in = &f->instrs[i];
+        b->step++;
+        say(b, "STEP %zu/%zu: %s\n", b->step, b->plan->n_steps, in->text);
+        struct bld_scope sc = {.env = &s->img.env, .args = &s->args};
+        int rc;
+        if (!strcmp(in->cmd, "run")) {
+            rc = step_run(b, s, in, err);
+        } else if (!strcmp(in->cmd, "copy") || !strcmp(in->cmd, "add")) {
+            rc = step_copy(b, si, s, in, err);
+        } else if (!strcmp(in->cmd, "workdir")) {
+            rc = step_workdir(b, s, in, err);
+        } else if (!strcmp(in->cmd, "arg")) {
+            /* the key covers the values, so a different --build-arg rebuilds */
+            rc = bld_args_declare(&b->plan->args, f, in, &sc, false, &s->args, err);
+            if (rc == 0) {
+                size_t cap = 8;
+                for (size_t k = 0; k < s->args.n; k++)
+                    cap += strlen(s->args.names[k]) + (s->args.values[k] ? strlen(s->args.values[k]) : 0) + 3;
+                cleanup_free char *cb = xmalloc(cap);
+                strcpy(cb, "ARG");
+                for (size_t k = 0; k < s->args.n; k++) {
+                    strcat(cb, " ");
+                    strcat(cb, s->args.names[k]);
+                    if (s->args.values[k]) {
+                        strcat(cb, "=");
+                        strcat(cb, s->args.values[k]);
+                    }
+                }
+                bld_cache_key(s->key, cb, NULL, s->key);
+                cleanup_free char *hist = xasprintf("ARG %s", in->args);
+                history(b, s, hist, true);
+            }
+        } else if (!strcmp(in->cmd, "from")) {
+            rc = bld_instr_error(err, f, in, "unexpected FROM");
+        } else {
+            cleanup_free char *cb = NULL;
+            rc = bld_image_apply(&s->img, f, in, &sc, &cb, err);
+            if (rc == 0) {
+                bld_cache_key(s->key, cb, NULL, s->key);
+                history(b, s, cb, true);
+            }
+        }
+        if (rc < 0)
+            return -1;
+    }
+    s->built = true;
+    return 0;
+}
+
+static int commit_image(struct build *b, struct stage_state *s, struct error *err)
+{
+    bld_image_set_created(&s->img, b->now);
+    const char *const *tags = b->o->tags;
+    bool tagged = tags && tags[0];
+    for (size_t i = 0; i == 0 || (tagged && tags[i]); i++) {
+        if (fmt_image_commit(b->o->store, s->img.doc, s->layers, s->n_layers,
+                             tagged ? tags[i] : NULL, b->res->manifest_digest, err) < 0)
+            return error_prefix(err, "commit the image");
+        if (!tagged)
+            break;
+    }
+    struct fmt_image *img = NULL;
+    if (fmt_image_resolve(b->o->store, b->res->manifest_digest, &img, err) < 0)
+        return error_prefix(err, "read back the new image");
+    memcpy(b->res->image_id, img->id, sizeof img->id);
+    fmt_image_free(img);
+    return 0;
+}
+
+static int find_file(const char *context, const char *file, char **path, char **display,
+                     struct error *err)
+{
+    if (file) {
+        *path = xstrdup(file);
+        *display = xstrdup(file);
+        return 0;
+    }
+    static const char *const names[] = {"Containerfile", "Dockerfile"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        char *p = xasprintf("%s/%s", context, names[i]);
+        if (access(p, F_OK) == 0) {
+            *path = p;
+            *display = xstrdup(names[i]);
+            return 0;
+        }
+        free(p);
+    }
+    return error_set(err, ENOENT, "no Containerfile or Dockerfile in `%s` (use -f)", context);
+}
+
+void bld_result_clear(struct bld_result *res)
+{
+    strv_free(res->unused_args);
+    res->unused_args = NULL;
+}
+
+int bld_build(const struct bld_options *o, struct bld_result *res, struct error *err)
+{
+    memset(res, 0, sizeof *res);
+    struct build b = {.o = o, .ctx_fd = -1, .res = res};
+    b.rootless = geteuid() != 0;
+    b.now = o->timestamp >= 0 ? o->timestamp : (int64_t)time(NULL);
+    int rc = -1;
+    cleanup_free char *path = NULL, *display = NULL;
+    if (find_file(o->context, o->file, &path, &display, err) < 0)
+        return -1;
+    if (bld_parse_file(path, display, &b.file, err) < 0)
+        return -1;
+    if (bld_plan_make(b.file, o->build_args, o->target, &b.plan, err) < 0)
+        goto out;
+    b.ctx_fd = open(o->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (b.ctx_fd < 0) {
+        error_errno(err, "open the build context `%s`", o->context);
+        goto out;
+    }
+    const char *ctx_dirs[] = {o->context};
+    if (bld_tree_open(&b.ctx_tree, ctx_dirs, 1, err) < 0)
+        goto out;
+    if (bld_ignore_load(b.ctx_fd, &b.ignore, err) < 0)
+        goto out;
+    if (mkdir_p_at(o->store->root_fd, "tmp", 0700, err) < 0)
+        goto out;
+    b.work = xasprintf("%s/tmp/build-XXXXXX", o->store->root);
+    if (!mkdtemp(b.work)) {
+        error_errno(err, "create a build directory in `%s/tmp`", o->store->root);
+        free(b.work);
+        b.work = NULL;
+        goto out;
+    }
+    b.st = xcalloc(b.plan->n_stages, sizeof *b.st);
+    for (size_t si = 0; si < b.plan->n_stages; si++) {
+        if (!b.plan->stages[si].needed)
+            continue;
+        if (run_stage(&b, si, err) < 0)
+            goto out;
+        if (si == b.plan->target)
+            break;
+    }
+    say(&b, "COMMIT%s%s\n", o->tags && o->tags[0] ? " " : "", o->tags && o->tags[0] ? o->tags[0] : "");
+    if (commit_image(&b, &b.st[b.plan->target], err) < 0)
+        goto out;
+    /* --build-args no ARG asked for: the caller warns, as Docker does */
+    if (o->build_args) {
+        res->unused_args = xcalloc(o->build_args->n + 1, sizeof *res->unused_args);
+        size_t k = 0;
+        for (size_t i = 0; i < o->build_args->n; i++)
+            if (!b.plan->args.used[i])
+                res->unused_args[k++] = xstrdup(o->build_args->names[i]);
+    }
+    rc = 0;
+out:
+    if (b.work) {
+        struct error e2 = {0};
+        rm_rf_at(AT_FDCWD, b.work, &e2);
+        free(b.work);
+    }
+    if (b.st) {
+        for (size_t si = 0; si < b.plan->n_stages; si++) {
+            bld_image_clear(&b.st[si].img);
+            layers_free(b.st[si].layers, b.st[si].n_layers);
+            bld_env_clear(&b.st[si].args);
+        }
+        free(b.st);
+    }
+    bld_ignore_free(b.ignore);
+    bld_tree_close(&b.ctx_tree);
+    if (b.ctx_fd >= 0)
+        close(b.ctx_fd);
+    bld_plan_free(b.plan);
+    bld_file_free(b.file);
+    return rc;
+}
