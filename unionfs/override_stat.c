@@ -55,8 +55,16 @@ int ufs_override_get(int fd, bool is_link, struct ufs_override *ov)
     return ufs_override_parse(v, (size_t)r, ov);
 }
 
-int ufs_override_set(int fd, const struct ufs_override *ov)
+int ufs_override_set(int fd, const struct ufs_override *in)
 {
+    /* the stored form always names a type: default to the real one */
+    struct ufs_override copy = *in, *ov = &copy;
+    struct stat st;
+    if (!(ov->mode & S_IFMT)) {
+        if (fstat(fd, &st) < 0)
+            return errno;
+        ov->mode |= st.st_mode & S_IFMT;
+    }
     char v[128];
     int n = ufs_override_format(ov, v, sizeof v);
     if (n < 0)

@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <grp.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -197,6 +200,57 @@ static int cmd_append(char **av)
     return report(0);
 }
 
+/* userns HOSTID CMD...: runs CMD as root of a new user (and mount)
+ * namespace mapping 65536 ids to HOSTID+ (the caller must be root). */
+static int cmd_userns(int argc, char **av)
+{
+    int go[2];
+    if (argc < 2 || pipe(go) < 0)
+        return 2;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go[1]);
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+            _exit(report(-1) + 126);
+        char c;
+        if (read(go[0], &c, 1) != 1)
+            _exit(125);
+        /* no exec since unshare: still all capabilities in the namespace */
+        if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+            _exit(report(-1) + 126);
+        execvp(av[1], av + 1);
+        _exit(127);
+    }
+    close(go[0]);
+    char path[64], map[64];
+    snprintf(map, sizeof map, "0 %s 65536\n", av[0]);
+    const char *files[] = {"uid_map", "gid_map"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, files[i]);
+        /* retry until the child has unshared */
+        int done = 0;
+        for (int t = 0; t < 100 && !done; t++) {
+            int fd = open(path, O_WRONLY | O_CLOEXEC);
+            if (fd >= 0 && write(fd, map, strlen(map)) == (ssize_t)strlen(map))
+                done = 1;
+            if (fd >= 0)
+                close(fd);
+            if (!done)
+                usleep(20000);
+        }
+        if (!done) {
+            kill(pid, SIGKILL);
+            return 3;
+        }
+    }
+    if (write(go[1], "g", 1) != 1)
+        return 3;
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
 static int cmd_mksock(char **av)
 {
     return report(mknod(av[0], S_IFSOCK | 0644, 0));
@@ -215,6 +269,8 @@ int main(int argc, char **argv)
     };
     if (argc < 2)
         return 2;
+    if (!strcmp(argv[1], "userns"))
+        return cmd_userns(argc - 2, argv + 2);
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) {
             if (argc - 2 != cmds[i].nargs)

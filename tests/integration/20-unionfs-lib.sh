@@ -63,11 +63,14 @@ ufs_make_lowers() {
 }
 
 # The battery: every POSIX point of the issue, through the mount at $M.
-# $1 = root | rootless (what ownership checks expect).
+# $1 = root | userns (root of a user namespace mapping 65536 ids, the mount
+# its own: chown is recorded in override_stat; the kernel refuses device
+# mknod) | rootless (an unprivileged uid through fusermount3: the kernel
+# itself refuses chown and device mknod).
 ufs_battery() {
     mode=$1
     opts="lowerdir=$L1:$L2,upperdir=$U,workdir=$W"
-    [ "$mode" = rootless ] && opts="$opts,rootless_override"
+    [ "$mode" != root ] && opts="$opts,rootless_override"
     ufs_mount "$M" "$opts"
     ok $? "$mode: mount lowerdir=L1:L2 upperdir workdir"
 
@@ -200,12 +203,22 @@ more" "$mode: the other name sees data written through the first"
     mkfifo "$M/fifo" && test -p "$M/fifo"
     ok $? "$mode: mkfifo"
     is "$(ufs_helper mksock "$M/sock")" ok "$mode: mknod a socket"
-    mknod "$M/null" c 1 3 2>/dev/null
-    is "$(stat -c '%F %t,%T' "$M/null" 2>&1)" "character special file 1,3" "$mode: mknod a char device"
-
-    # ownership
-    chown 1234:5678 "$M/hl2"
-    is "$(stat -c %u:%g "$M/hl2")" 1234:5678 "$mode: chown of a lower file"
+    owner=1234:5678
+    if [ "$mode" = root ]; then
+        mknod "$M/null" c 1 3
+        is "$(stat -c '%F %t,%T' "$M/null" 2>&1)" "character special file 1,3" "$mode: mknod a char device"
+    else
+        mknod "$M/null" c 1 3 2>/dev/null
+        ok $((!$?)) "$mode: the kernel refuses mknod of a device (no CAP_MKNOD)"
+    fi
+    if [ "$mode" = rootless ]; then
+        owner=$(stat -c %u:%g "$M/hl2")
+        chown 1234:5678 "$M/hl2" 2>/dev/null
+        ok $((!$?)) "$mode: the kernel refuses chown (no CAP_CHOWN)"
+    else
+        chown 1234:5678 "$M/hl2"
+        is "$(stat -c %u:%g "$M/hl2")" 1234:5678 "$mode: chown of a lower file"
+    fi
     touch -d 2010-10-10T10:10:10 "$M/ex1"
     is "$(date -u -d @"$(stat -c %Y "$M/ex1")" +%Y)" 2010 "$mode: utimensat"
 
@@ -217,7 +230,7 @@ more" "$mode: the other name sees data written through the first"
         "deep $M/dir: a  $M/tree2: sub w x y " "$mode: remount: renamed dirs keep contents"
     is "$(cat "$M/hl2")" "h
 more" "$mode: remount: the hard-link set still shares the data"
-    is "$(stat -c %u:%g "$M/hl2")" 1234:5678 "$mode: remount: ownership kept"
+    is "$(stat -c %u:%g "$M/hl2")" "$owner" "$mode: remount: ownership kept"
     is "$(ls "$M" | grep -c '^\.wh\.')" 0 "$mode: remount: no whiteouts shown"
     test ! -e "$M/base.wh" && test ! -e "$M/keep"
     ok $? "$mode: remount: removed names stay removed"
