@@ -28,6 +28,7 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/xalloc.h"
+#include "run/cgroup.h"
 #include "run/container.h"
 #include "run/internal.h"
 
@@ -295,6 +296,26 @@ static char *make_id(void)
     return id;
 }
 
+static void to_cgroup_limits(const struct run_limits *l, struct run_cgroup_limits *c)
+{
+    run_cgroup_limits_init(c);
+    if (l->memory > 0)
+        c->memory = l->memory;
+    if (l->memory_swap == -1)
+        c->memory_swap = RUN_CGROUP_SWAP_UNLIMITED;
+    else if (l->memory_swap > 0)
+        c->memory_swap = l->memory_swap;
+    if (l->cpus > 0) {
+        c->cpu_period_us = 100000;
+        c->cpu_quota_us = (int64_t)(l->cpus * 100000 + 0.5);
+        if (c->cpu_quota_us < 1000)
+            c->cpu_quota_us = 1000;
+    }
+    if (l->pids > 0)
+        c->pids_max = l->pids;
+    c->cpuset_cpus = l->cpuset_cpus;
+}
+
 static void drain_signals(int sigfd)
 {
     struct signalfd_siginfo si;
@@ -323,10 +344,6 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         return error_set(err, EINVAL, "a layered root needs an upper and a work dir");
     if (spec->lowers)
         return error_set(err, ENOTSUP, "layered roots need unionfs, which is not built in yet");
-    if (spec->limits.memory || spec->limits.cpus > 0 || spec->limits.pids ||
-        spec->limits.cpuset_cpus || spec->limits.memory_swap > 0)
-        return error_set(err, ENOTSUP, "resource limits are not supported yet (no cgroup "
-                                       "support built in)");
 
     bool rootless = geteuid() != 0;
     cleanup_free char *id = spec->id ? xstrdup(spec->id) : make_id();
@@ -355,6 +372,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     sigset_t fwd, old_mask;
     bool mask_set = false;
     struct run_tty_saved tty_saved = {.fd = -1};
+    struct run_cgroup *cg = NULL;
     cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
     const char *root = spec->rootfs;
 
@@ -392,7 +410,11 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         goto out;
     }
 
-    /* The cgroup helper's hook: create the container's cgroup here. */
+    /* the cgroup is P's: created before anything runs, removed after */
+    struct run_cgroup_limits lim;
+    to_cgroup_limits(&spec->limits, &lim);
+    if (run_cgroup_create(id, &lim, &cg, err) < 0)
+        goto out;
 
     struct helper_ctx h = {
         .spec = spec, .root = root, .run_dir = run_dir,
@@ -459,8 +481,9 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         c_pid = -1;
     }
 
-    /* The cgroup helper's hook: move g_pid into the container's cgroup
-     * here, before GO (G unshares its cgroup namespace after GO). */
+    /* before GO: G unshares its cgroup namespace rooted where it is now */
+    if (run_cgroup_add_pid(cg, g_pid, err) < 0)
+        goto fail;
 
     if (run_msg_send(sg[0], RUN_MSG_GO, 0, -1) < 0) {
         error_errno(err, "talk to the container process");
@@ -537,7 +560,15 @@ out:
         while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
-    /* The cgroup helper's hook: read OOM state, remove the cgroup. */
+    if (cg) {
+        res->oom_killed = run_cgroup_oom_killed(cg);
+        struct error e2 = {0};
+        /* kills anything left (a daemonised child of the process) */
+        if (run_cgroup_destroy(cg, &e2) < 0 && ret == 0) {
+            *err = e2;
+            ret = -1;
+        }
+    }
     if (sc[1] >= 0)
         close(sc[1]);
     if (sg[0] >= 0)

@@ -1,0 +1,254 @@
+#include "run/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "run/cgroup.h"
+#include "run/internal.h"
+
+/* The namespaces of pid that differ from ours (joining our own user
+ * namespace again is an error). */
+static int ns_flags(pid_t pid)
+{
+    static const struct {
+        const char *name;
+        int flag;
+    } ns[] = {
+        {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},   {"pid", CLONE_NEWPID},
+        {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC},  {"net", CLONE_NEWNET},
+        {"cgroup", CLONE_NEWCGROUP},
+    };
+    int flags = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "/proc/self/ns/%s", ns[i].name);
+        snprintf(b, sizeof b, "/proc/%d/ns/%s", (int)pid, ns[i].name);
+        struct stat sa, sb;
+        if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+            continue;
+        if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev)
+            flags |= ns[i].flag;
+    }
+    return flags;
+}
+
+static __attribute__((noreturn)) void fail_to(int sock, struct error *e, int status)
+{
+    run_msg_send_error(sock, e, status);
+    _exit(status);
+}
+
+static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int pidfd,
+                                             struct run_cgroup *cg, int sock,
+                                             const sigset_t *old_mask)
+{
+    struct error e = {0};
+    /* nothing in the container may read this strata process */
+    prctl(PR_SET_DUMPABLE, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (cg && run_cgroup_add_pid(cg, getpid(), &e) < 0)
+        fail_to(sock, &e, 125);
+    int flags = ns_flags(s->pid);
+    if (flags && setns(pidfd, flags) < 0) {
+        error_errno(&e, "setns into the container");
+        fail_to(sock, &e, 125);
+    }
+    if (flags & CLONE_NEWUSER) {
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+            error_errno(&e, "become root in the container's user namespace");
+            fail_to(sock, &e, 125);
+        }
+    }
+    pid_t y = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL,
+                             NULL, NULL);
+    if (y < 0) {
+        error_errno(&e, "clone into the container");
+        fail_to(sock, &e, 125);
+    }
+    if (y > 0) {
+        run_msg_send(sock, RUN_MSG_PID, y, -1);
+        _exit(0);
+    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!s->interactive) {
+        int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (n < 0 || dup2(n, 0) < 0) {
+            error_errno(&e, "open /dev/null");
+            fail_to(sock, &e, 125);
+        }
+        close(n);
+    }
+    if (setsid() < 0) {
+        error_errno(&e, "setsid");
+        fail_to(sock, &e, 125);
+    }
+    if (s->tty) {
+        int m, sl;
+        if (run_pty_open_in_container(&m, &sl, &e) < 0)
+            fail_to(sock, &e, 125);
+        if (run_msg_send(sock, RUN_MSG_PTY, 0, m) < 0) {
+            error_errno(&e, "send the pty");
+            fail_to(sock, &e, 125);
+        }
+        close(m);
+        if (ioctl(sl, TIOCSCTTY, 0) < 0) {
+            error_errno(&e, "make the pty the controlling terminal");
+            fail_to(sock, &e, 125);
+        }
+        for (int i = s->interactive ? 0 : 1; i < 3; i++)
+            dup2(sl, i);
+        if (sl > 2)
+            close(sl);
+    }
+    struct run_proc p = {
+        .argv = s->argv, .env = s->env, .cwd = s->cwd, .user = s->user,
+        .cap_add = s->cap_add, .cap_drop = s->cap_drop, .tty = s->tty,
+    };
+    char **envp = NULL;
+    if (run_proc_prepare(&p, &envp, &e) < 0)
+        fail_to(sock, &e, 126);
+    struct sigaction sa = {.sa_handler = SIG_DFL};
+    sigemptyset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &sa, NULL);
+    sigprocmask(SIG_SETMASK, old_mask, NULL);
+    int status = 127;
+    run_proc_exec(&p, envp, &status, &e);
+    fail_to(sock, &e, status);
+}
+
+int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
+{
+    *exit_status = -1;
+    int ret = -1, sock[2] = {-1, -1}, sigfd = -1, ypidfd = -1, master = -1;
+    pid_t x = -1, y = -1;
+    struct run_cgroup *cg = NULL;
+    sigset_t fwd, old;
+    bool masked = false;
+    struct run_tty_saved tty = {.fd = -1};
+
+    cleanup_close int pidfd = run_pidfd_open(s->pid);
+    if (pidfd < 0)
+        return error_errno(err, "container process %d", (int)s->pid);
+    if (s->cgroup_id) {
+        struct error e2 = {0};
+        if (run_cgroup_open(s->cgroup_id, &cg, &e2) < 0 && e2.code != ENOENT) {
+            *err = e2;
+            return -1;
+        }
+    }
+    run_forwarded_signals(&fwd);
+    pthread_sigmask(SIG_BLOCK, &fwd, &old);
+    masked = true;
+    sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
+        error_errno(err, "signalfd/socketpair");
+        goto out;
+    }
+    fflush(NULL);
+    x = fork();
+    if (x < 0) {
+        error_errno(err, "fork");
+        goto out;
+    }
+    if (x == 0) {
+        close(sock[0]);
+        joiner(s, pidfd, cg, sock[1], &old);
+    }
+    close(sock[1]);
+    sock[1] = -1;
+    for (;;) {
+        struct run_msg m;
+        int fd = -1;
+        int r = run_msg_recv(sock[0], &m, &fd);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            error_errno(err, "read from the exec helper");
+            goto out;
+        }
+        if (m.type == RUN_MSG_PID) {
+            y = m.value;
+            ypidfd = run_pidfd_open(y);
+        } else if (m.type == RUN_MSG_PTY && fd >= 0) {
+            master = fd;
+            fd = -1;
+        } else if (m.type == RUN_MSG_ERROR) {
+            error_set(err, m.code, "%s", m.text);
+            *exit_status = m.value;
+            if (fd >= 0)
+                close(fd);
+            goto out;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    while (waitpid(x, NULL, 0) < 0 && errno == EINTR)
+        ;
+    x = -1;
+    if (y <= 0 || ypidfd < 0) {
+        error_set(err, 0, "the exec helper died");
+        goto out;
+    }
+    int in_fd = STDIN_FILENO, out_fd = STDOUT_FILENO;
+    if (master >= 0) {
+        run_tty_copy_winsize(isatty(in_fd) ? in_fd : out_fd, master);
+        if (s->interactive)
+            run_tty_raw(in_fd, &tty);
+    }
+    struct run_relay rl = {.master = master,
+                           .in_fd = master >= 0 && s->interactive ? in_fd : -1,
+                           .out_fd = out_fd, .sigfd = sigfd, .pidfd = ypidfd};
+    if (run_relay_loop(&rl, err) < 0)
+        goto out;
+    siginfo_t si = {0};
+    if (waitid(P_PID, (id_t)y, &si, WEXITED) < 0) {
+        error_errno(err, "wait for the process");
+        goto out;
+    }
+    y = -1;
+    *exit_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+    ret = 0;
+out:
+    run_tty_restore(&tty);
+    if (y > 0) {
+        kill(y, SIGKILL);
+        waitpid(y, NULL, 0);
+    }
+    if (x > 0) {
+        kill(x, SIGKILL);
+        waitpid(x, NULL, 0);
+    }
+    if (master >= 0)
+        close(master);
+    if (ypidfd >= 0)
+        close(ypidfd);
+    for (int i = 0; i < 2; i++)
+        if (sock[i] >= 0)
+            close(sock[i]);
+    if (sigfd >= 0) {
+        struct signalfd_siginfo si2;
+        while (read(sigfd, &si2, sizeof si2) == (ssize_t)sizeof si2)
+            ;
+        close(sigfd);
+    }
+    if (masked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    run_cgroup_free(cg);
+    return ret;
+}
