@@ -8,6 +8,7 @@
 #include "cmd/imageutil.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "run/state.h"
 #include "format/config.h"
 #include "format/image.h"
 #include "format/index.h"
@@ -85,9 +86,15 @@ static json_t *image_json(struct fmt_store *s, struct fmt_image *img)
 static int inspect_container(struct cli *cli, const char *name, json_t **out,
                              struct error *err)
 {
-    (void)cli;
-    (void)out;
-    return error_set(err, ENOENT, "no image or container named `%s`", name);
+    struct run_ctr *ct = NULL;
+    if (run_ctr_find(cli->root, name, &ct, err) < 0) {
+        if (err->code == ENOENT)
+            return error_set(err, ENOENT, "no image or container named `%s`", name);
+        return -1;
+    }
+    *out = run_ctr_inspect(ct);
+    run_ctr_free(ct);
+    return 0;
 }
 
 /* `.Config.Cmd`, `{{.Config.Cmd}}` or `{{json .Config.Cmd}}`: follows object

@@ -51,12 +51,13 @@ struct run_child_ctx {
     int sock;              /* to the caller */
     sigset_t old_mask;     /* the caller's mask, restored before exec */
     bool rootless;
+    const char *procview_dir; /* the /proc view's mount, or NULL */
 };
 __attribute__((noreturn)) void run_child_main(struct run_child_ctx *c);
 
 /* mounts.c, run in the container process before/after pivot_root. */
 int run_mount_root(const struct run_spec *spec, const char *root, const char *run_dir,
-                   bool rootless, struct error *err);
+                   const char *procview_dir, bool rootless, struct error *err);
 int run_mount_after_pivot(const struct run_spec *spec, struct error *err);
 /* Opens (O_PATH) `path` inside the root dirfd, creating missing directories
  * (and the last component as a file when !dir), all resolved with

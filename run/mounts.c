@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "run/internal.h"
+#include "run/procview.h"
 
 static int openat2_(int dirfd, const char *path, int flags, unsigned long long resolve)
 {
@@ -342,7 +343,7 @@ static int setup_volumes(int rootfd, const struct run_spec *spec, struct error *
 }
 
 int run_mount_root(const struct run_spec *spec, const char *root, const char *run_dir,
-                   bool rootless, struct error *err)
+                   const char *procview_dir, bool rootless, struct error *err)
 {
     /* a mount of its own, so pivot_root has a mount point to move */
     if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -359,12 +360,14 @@ int run_mount_root(const struct run_spec *spec, const char *root, const char *ru
                         err) < 0)
             return -1;
     }
-    /* The cgroup helper's /proc view: its files are bind-mounted over
-     * /proc/meminfo, /proc/cpuinfo, ... here, once /proc is mounted. */
     if (setup_dev(rootfd, rootless, err) < 0)
         return -1;
     if (setup_sys(rootfd, err) < 0)
         return -1;
+    /* the /proc view's files over /proc/meminfo, /proc/cpuinfo, ... and
+     * /sys/devices/system/cpu/online, once /proc and /sys are there */
+    if (procview_dir && run_procview_bind(procview_dir, root, err) < 0)
+        return error_prefix(err, "mount the /proc view");
     if (setup_etc(rootfd, spec, run_dir, err) < 0)
         return -1;
     if (setup_volumes(rootfd, spec, err) < 0)

@@ -179,7 +179,7 @@ void run_child_main(struct run_child_ctx *c)
         error_errno(&e, "setsid");
         child_fail(c, &e, 125);
     }
-    if (run_mount_root(s, c->root, c->run_dir, c->rootless, &e) < 0)
+    if (run_mount_root(s, c->root, c->run_dir, c->procview_dir, c->rootless, &e) < 0)
         child_fail(c, &e, 125);
     if (!s->interactive) {
         int n = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -31,6 +31,7 @@
 #include "run/cgroup.h"
 #include "run/container.h"
 #include "run/internal.h"
+#include "run/procview.h"
 
 void run_spec_init(struct run_spec *spec)
 {
@@ -148,6 +149,7 @@ struct helper_ctx {
     sigset_t old_mask;
     bool rootless;
     pid_t parent;
+    const char *procview_dir;
 };
 
 static __attribute__((noreturn)) void helper_fail(struct helper_ctx *h, struct error *e)
@@ -211,6 +213,7 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             .sock = h->sock_g,
             .old_mask = h->old_mask,
             .rootless = h->rootless,
+            .procview_dir = h->procview_dir,
         };
         run_child_main(&c);
     }
@@ -225,8 +228,6 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         error_set(&e, 0, "union roots are not supported yet");
         helper_fail(h, &e);
     }
-    /* Where the cgroup helper's /proc view will be started (it lives as
-     * long as this helper, outside the container's PID namespace). */
 
     if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
         _exit(125);
@@ -373,6 +374,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     bool mask_set = false;
     struct run_tty_saved tty_saved = {.fd = -1};
     struct run_cgroup *cg = NULL;
+    struct run_procview *pv = NULL;
+    cleanup_free char *pv_dir = xasprintf("%s/procview", run_dir);
     cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
     const char *root = spec->rootfs;
 
@@ -416,10 +419,20 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     if (run_cgroup_create(id, &lim, &cg, err) < 0)
         goto out;
 
+    /* The /proc view is served from a thread of P (which outlives the
+     * container) and mounted before C copies the mount namespace; G binds
+     * its files over /proc once it has mounted /proc.  A no-op cgroup
+     * (rootless without a delegated tree) has nothing to show. */
+    if (!spec->no_proc_view && !run_cgroup_is_noop(cg)) {
+        if (run_procview_start(cg, &lim, pv_dir, &pv, err) < 0)
+            goto out;
+    }
+
     struct helper_ctx h = {
         .spec = spec, .root = root, .run_dir = run_dir,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
         .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
+        .procview_dir = pv ? pv_dir : NULL,
     };
     fflush(NULL);
     c_pid = fork();
@@ -560,6 +573,7 @@ out:
         while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
             ;
     }
+    run_procview_stop(pv);
     if (cg) {
         res->oom_killed = run_cgroup_oom_killed(cg);
         struct error e2 = {0};

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -373,6 +374,51 @@ int run_ctr_mark_exited(struct run_ctr *c, int exit_code, bool oom_killed, const
     if (error)
         json_object_set_new(c->state, "Error", json_string(error));
     return run_ctr_save_state(c, err);
+}
+
+int run_ctr_signal(struct run_ctr *c, int sig, struct error *err)
+{
+    pid_t pid = run_ctr_pid(c);
+    if (!pid)
+        return error_set(err, EINVAL, "container `%s` is not running",
+                         json_string_value(json_object_get(c->config, "Name")));
+    cleanup_close int fd = run_pidfd_open(pid);
+    if (fd < 0 || run_pidfd_send(fd, sig) < 0)
+        return error_errno(err, "signal container process %d", (int)pid);
+    return 0;
+}
+
+static bool wait_pidfd(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r;
+    do
+        r = poll(&p, 1, ms);
+    while (r < 0 && errno == EINTR);
+    return r > 0;
+}
+
+bool run_ctr_wait_stopped(struct run_ctr *c, int timeout_ms)
+{
+    bool gone = true;
+    pid_t pid = run_ctr_pid(c);
+    if (pid) {
+        cleanup_close int fd = run_pidfd_open(pid);
+        if (fd >= 0)
+            gone = wait_pidfd(fd, timeout_ms);
+    }
+    if (!gone)
+        return false;
+    /* the owner writes the final state right after */
+    pid_t m = run_ctr_monitor(c);
+    if (m) {
+        cleanup_close int fd = run_pidfd_open(m);
+        if (fd >= 0)
+            wait_pidfd(fd, 5000);
+    }
+    struct error ignore = {0};
+    run_ctr_reload(c, &ignore);
+    return true;
 }
 
 int run_ctr_remove(struct run_ctr *c, struct error *err)

@@ -57,6 +57,15 @@ int run_ctr_mark_running(struct run_ctr *c, pid_t pid, struct error *err);
 int run_ctr_mark_exited(struct run_ctr *c, int exit_code, bool oom_killed, const char *error,
                         struct error *err);
 
+/* Sends sig to the running container's main process. */
+int run_ctr_signal(struct run_ctr *c, int sig, struct error *err);
+/* Waits up to timeout_ms for the main process to end, then for the owner
+ * to record it (up to 5 s more).  True when the main process ended. */
+bool run_ctr_wait_stopped(struct run_ctr *c, int timeout_ms);
+
+/* "TERM", "SIGTERM" or "15" -> 15; -1 when unknown. */
+int run_signal_parse(const char *s);
+
 /* Removes the cgroup (if left) and the directory. */
 int run_ctr_remove(struct run_ctr *c, struct error *err);
 
