@@ -105,11 +105,16 @@ static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int 
             fail_to(sock, &e, 125);
         }
         close(m);
+        struct run_msg ack;
+        if (run_msg_recv(sock, &ack, NULL) <= 0 || ack.type != RUN_MSG_PTY_DONE) {
+            error_set(&e, EPROTO, "the caller did not take the pty");
+            fail_to(sock, &e, 125);
+        }
         if (ioctl(sl, TIOCSCTTY, 0) < 0) {
             error_errno(&e, "make the pty the controlling terminal");
             fail_to(sock, &e, 125);
         }
-        for (int i = s->interactive ? 0 : 1; i < 3; i++)
+        for (int i = 0; i < 3; i++)
             dup2(sl, i);
         if (sl > 2)
             close(sl);
@@ -188,6 +193,8 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         } else if (m.type == RUN_MSG_PTY && fd >= 0) {
             master = fd;
             fd = -1;
+            run_tty_copy_winsize(isatty(STDIN_FILENO) ? STDIN_FILENO : STDOUT_FILENO, master);
+            run_msg_send(sock[0], RUN_MSG_PTY_DONE, 0, -1);
         } else if (m.type == RUN_MSG_ERROR) {
             error_set(err, m.code, "%s", m.text);
             *exit_status = m.value;
@@ -206,11 +213,8 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         goto out;
     }
     int in_fd = STDIN_FILENO, out_fd = STDOUT_FILENO;
-    if (master >= 0) {
-        run_tty_copy_winsize(isatty(in_fd) ? in_fd : out_fd, master);
-        if (s->interactive)
-            run_tty_raw(in_fd, &tty);
-    }
+    if (master >= 0 && s->interactive)
+        run_tty_raw(in_fd, &tty);
     struct run_relay rl = {.master = master,
                            .in_fd = master >= 0 && s->interactive ? in_fd : -1,
                            .out_fd = out_fd, .sigfd = sigfd, .pidfd = ypidfd};

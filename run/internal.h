@@ -19,6 +19,7 @@ enum run_msg_type {
     RUN_MSG_READY,    /* helper -> caller: root mounted, go on */
     RUN_MSG_GO,       /* caller -> container: cgroup joined, set up and exec */
     RUN_MSG_PTY,      /* container -> caller: the pty master (SCM_RIGHTS) */
+    RUN_MSG_PTY_DONE, /* caller -> container: window size set, go on */
     RUN_MSG_ERROR,    /* anyone: text = message, code = errno, value = exit status */
 };
 

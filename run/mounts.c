@@ -6,6 +6,7 @@
  * point a mount at a host path. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,21 +29,10 @@ static int openat2_(int dirfd, const char *path, int flags, unsigned long long r
 
 #define IN_ROOT (RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 
-int run_open_in_root(int rootfd, const char *path, bool create, bool dir, struct error *err)
+/* One walk of `path` from the root; on a dangling link, *relink gets the
+ * path to walk instead (the link's target joined with the rest). */
+static int walk_create(int rootfd, const char *path, bool dir, char **relink, struct error *err)
 {
-    while (*path == '/')
-        path++;
-    if (!*path)
-        path = ".";
-    int fd = openat2_(rootfd, path, O_PATH | (dir ? O_DIRECTORY : 0), IN_ROOT);
-    if (fd >= 0)
-        return fd;
-    if (errno != ENOENT || !create)
-        return error_errno(err, "open `/%s` in the container", path);
-    /* Walk down, creating what is missing.  Every prefix is resolved from
-     * the root with RESOLVE_IN_ROOT (links behave as inside the image and
-     * cannot leave it); the new entry is made in the directory that
-     * resolution gave, by a single-component name. */
     cleanup_free char *copy = xstrdup(path);
     cleanup_close int cur = openat2_(rootfd, ".", O_PATH | O_DIRECTORY, IN_ROOT);
     if (cur < 0)
@@ -70,6 +60,23 @@ int run_open_in_root(int rootfd, const char *path, bool create, bool dir, struct
                 if (f >= 0)
                     close(f);
             }
+            if (r < 0 && errno == EEXIST) {
+                /* a link whose target is missing: walk its target instead,
+                 * still inside the root (RESOLVE_IN_ROOT semantics) */
+                char target[PATH_MAX];
+                ssize_t n = readlinkat(cur, p, target, sizeof target - 1);
+                if (n > 0) {
+                    target[n] = '\0';
+                    const char *rest = last ? "" : slash + 1;
+                    if (target[0] == '/') {
+                        *relink = xasprintf("%s/%s", target, rest);
+                    } else {
+                        *p = '\0';
+                        *relink = xasprintf("%s/%s/%s", copy, target, rest);
+                    }
+                    return 1;
+                }
+            }
             if (r < 0 && errno != EEXIST)
                 return error_errno(err, "create `/%s` in the container", copy);
             nfd = openat2_(rootfd, copy, O_PATH | (want_dir ? O_DIRECTORY : 0), IN_ROOT);
@@ -84,6 +91,34 @@ int run_open_in_root(int rootfd, const char *path, bool create, bool dir, struct
         p = slash + 1;
     }
     return TAKE_FD(cur);
+}
+
+int run_open_in_root(int rootfd, const char *path, bool create, bool dir, struct error *err)
+{
+    while (*path == '/')
+        path++;
+    if (!*path)
+        path = ".";
+    int fd = openat2_(rootfd, path, O_PATH | (dir ? O_DIRECTORY : 0), IN_ROOT);
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOENT || !create)
+        return error_errno(err, "open `/%s` in the container", path);
+    /* Walk down, creating what is missing.  Every prefix is resolved from
+     * the root with RESOLVE_IN_ROOT (links behave as inside the image and
+     * cannot leave it); each new entry is made by a single-component name
+     * in the directory that resolution gave. */
+    char *cur = xstrdup(path);
+    for (int hops = 0; hops < 40; hops++) {
+        char *next = NULL;
+        int r = walk_create(rootfd, cur, dir, &next, err);
+        free(cur);
+        if (r != 1)
+            return r;
+        cur = next;
+    }
+    free(cur);
+    return error_set(err, ELOOP, "open `/%s` in the container: too many links", path);
 }
 
 static char *fd_path(int fd)

@@ -77,14 +77,18 @@ static int setup_tty(struct run_child_ctx *c, struct error *e)
         return error_errno(e, "send the pty to the caller");
     }
     close(master);
+    /* the caller sets the window size before anything reads it */
+    struct run_msg m;
+    if (run_msg_recv(c->sock, &m, NULL) <= 0 || m.type != RUN_MSG_PTY_DONE) {
+        close(slave);
+        return error_set(e, EPROTO, "the caller did not take the pty");
+    }
     if (ioctl(slave, TIOCSCTTY, 0) < 0) {
         close(slave);
         return error_errno(e, "make the pty the controlling terminal");
     }
+    /* -t alone (as docker): stdin is the pty too, nothing is typed into it */
     for (int i = 0; i < 3; i++) {
-        /* without -i, stdin stays /dev/null as in docker */
-        if (i == 0 && !c->spec->interactive)
-            continue;
         if (dup2(slave, i) < 0) {
             close(slave);
             return error_errno(e, "dup2 pty");
@@ -181,7 +185,7 @@ void run_child_main(struct run_child_ctx *c)
     }
     if (run_mount_root(s, c->root, c->run_dir, c->procview_dir, c->rootless, &e) < 0)
         child_fail(c, &e, 125);
-    if (!s->interactive) {
+    if (!s->interactive && !s->tty) {
         int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (n < 0 || dup2(n, 0) < 0) {
             error_errno(&e, "open /dev/null");

@@ -236,6 +236,16 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
 
 /* ---- the caller P ---- */
 
+/* The etc files live as long as one run: no fsync, nothing to keep */
+static int write_plain(int dirfd, const char *name, const char *buf, size_t len,
+                       struct error *err)
+{
+    cleanup_close int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return error_errno(err, "create `%s`", name);
+    return write_all(fd, buf, len, err);
+}
+
 static int write_etc_files(const struct run_spec *spec, int dirfd, const char *hostname,
                            struct error *err)
 {
@@ -243,8 +253,8 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
                                          "::1\tlocalhost ip6-localhost ip6-loopback\n",
                                          hostname);
     cleanup_free char *hn = xasprintf("%s\n", hostname);
-    if (atomic_write_at(dirfd, "hostname", hn, strlen(hn), 0644, err) < 0 ||
-        atomic_write_at(dirfd, "hosts", hosts, strlen(hosts), 0644, err) < 0)
+    if (write_plain(dirfd, "hostname", hn, strlen(hn), err) < 0 ||
+        write_plain(dirfd, "hosts", hosts, strlen(hosts), err) < 0)
         return -1;
 
     /* the host's resolv.conf; a loopback resolver is useless in a new
@@ -276,7 +286,7 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
         out[o] = '\0';
     }
     (void)any_ns;
-    return atomic_write_at(dirfd, "resolv.conf", out, o, 0644, err);
+    return write_plain(dirfd, "resolv.conf", out, o, err);
 }
 
 static char *make_id(void)
@@ -421,9 +431,12 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
 
     /* The /proc view is served from a thread of P (which outlives the
      * container) and mounted before C copies the mount namespace; G binds
-     * its files over /proc once it has mounted /proc.  A no-op cgroup
-     * (rootless without a delegated tree) has nothing to show. */
-    if (!spec->no_proc_view && !run_cgroup_is_noop(cg)) {
+     * its files over /proc once it has mounted /proc.  Only when there
+     * are limits to show: without them the host's values would pass
+     * through anyway, and the mount costs more than the rest of a start
+     * on a slow machine.  A no-op cgroup (rootless without a delegated
+     * tree) has nothing to show either. */
+    if (!spec->no_proc_view && !run_cgroup_is_noop(cg) && run_cgroup_limits_any(&lim)) {
         if (run_procview_start(cg, &lim, pv_dir, &pv, err) < 0)
             goto out;
     }
@@ -498,6 +511,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     if (run_cgroup_add_pid(cg, g_pid, err) < 0)
         goto fail;
 
+    int out_fd = spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO;
+    int in_fd = spec->stdin_fd >= 0 ? spec->stdin_fd : STDIN_FILENO;
     if (run_msg_send(sg[0], RUN_MSG_GO, 0, -1) < 0) {
         error_errno(err, "talk to the container process");
         goto fail;
@@ -516,6 +531,9 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
             if (master >= 0)
                 close(master);
             master = fd;
+            int ref = isatty(in_fd) ? in_fd : out_fd;
+            run_tty_copy_winsize(ref, master);
+            run_msg_send(sg[0], RUN_MSG_PTY_DONE, 0, -1);
             continue;
         }
         if (fd >= 0)
@@ -530,14 +548,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     if (spec->on_start)
         spec->on_start(spec->on_start_data, g_pid);
 
-    int out_fd = spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO;
-    int in_fd = spec->stdin_fd >= 0 ? spec->stdin_fd : STDIN_FILENO;
-    if (master >= 0) {
-        int ref = isatty(in_fd) ? in_fd : out_fd;
-        run_tty_copy_winsize(ref, master);
-        if (spec->interactive)
-            run_tty_raw(in_fd, &tty_saved);
-    }
+    if (master >= 0 && spec->interactive)
+        run_tty_raw(in_fd, &tty_saved);
     struct run_relay rl = {
         .master = master,
         .in_fd = master >= 0 && spec->interactive ? in_fd : -1,
