@@ -9,9 +9,8 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "format/whiteout.h"
 
-#define WH_PREFIX ".wh."
-#define WH_OPAQUE ".wh..wh..opq"
 
 static const struct {
     const char *name;
@@ -174,13 +173,17 @@ int fmt_layer_index_read_archive(struct archive *a, bool digests, const char *wh
                              what);
         }
         const char *base = base_name(path);
+        const char *target = fmt_whiteout_target(base);
+        if (!target && !fmt_whiteout_is_opaque(base) &&
+            !strncmp(base, FMT_WHITEOUT_PREFIX, strlen(FMT_WHITEOUT_PREFIX)))
+            continue; /* other `.wh..wh.` names are aufs bookkeeping, not content */
         struct fmt_layer_entry *e = push_entry(&ix, &cap);
-        if (!strcmp(base, WH_OPAQUE)) {
+        if (fmt_whiteout_is_opaque(base)) {
             e->type = FMT_ENTRY_OPAQUE;
             e->path = base == path ? xstrdup("") : xstrndup(path, (size_t)(base - path - 1));
-        } else if (!strncmp(base, WH_PREFIX, strlen(WH_PREFIX))) {
+        } else if (target) {
             e->type = FMT_ENTRY_WHITEOUT;
-            e->path = join_dir(path, base, base + strlen(WH_PREFIX));
+            e->path = join_dir(path, base, target);
         } else {
             e->type = (enum fmt_entry_type)type;
             e->path = TAKE_PTR(path);

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "format/layer_index.h"
+#include "format/whiteout.h"
 
 struct walk {
     struct fmt_layer_index *ix;
@@ -34,17 +34,17 @@ static struct fmt_layer_entry *push(struct walk *w)
     return e;
 }
 
-static bool dir_is_opaque(int fd)
+/* A zero-size regular file carrying overlayfs's whiteout xattr. */
+static bool file_is_xwhiteout(int dfd, const char *name, const struct stat *st)
 {
-    static const char *const names[] = {"trusted.overlay.opaque", "user.overlay.opaque",
-                                        "user.fuseoverlayfs.opaque"};
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        char v[4];
-        ssize_t n = fgetxattr(fd, names[i], v, sizeof v);
-        if (n >= 1 && v[0] == 'y')
-            return true;
-    }
-    return false;
+    if (!S_ISREG(st->st_mode) || st->st_size != 0)
+        return false;
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool wh = fmt_whiteout_file_is_whiteout(fd);
+    close(fd);
+    return wh;
 }
 
 static char *child_path(const char *dir, const char *name)
@@ -54,7 +54,7 @@ static char *child_path(const char *dir, const char *name)
 
 static int walk_dir(struct walk *w, int dfd, const char *rel, struct error *err)
 {
-    if (dir_is_opaque(dfd)) {
+    if (fmt_whiteout_dir_is_opaque(dfd)) {
         struct fmt_layer_entry *e = push(w);
         e->type = FMT_ENTRY_OPAQUE;
         e->path = xstrdup(rel);
@@ -76,19 +76,22 @@ static int walk_dir(struct walk *w, int dfd, const char *rel, struct error *err)
         struct stat st;
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             return error_errno(err, "stat `%s` in %s", path, w->what);
-        if (!strcmp(name, ".wh..wh..opq")) {
+        if (fmt_whiteout_is_opaque(name)) {
             struct fmt_layer_entry *e = push(w);
             e->type = FMT_ENTRY_OPAQUE;
             e->path = xstrdup(rel);
             continue;
         }
-        if (!strncmp(name, ".wh.", 4)) {
+        const char *target = fmt_whiteout_target(name);
+        if (target) {
             struct fmt_layer_entry *e = push(w);
             e->type = FMT_ENTRY_WHITEOUT;
-            e->path = child_path(rel, name + 4);
+            e->path = child_path(rel, target);
             continue;
         }
-        if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+        if (!strncmp(name, FMT_WHITEOUT_PREFIX, strlen(FMT_WHITEOUT_PREFIX)))
+            continue; /* the union's own bookkeeping */
+        if (fmt_whiteout_is_overlay_device(&st) || file_is_xwhiteout(dfd, name, &st)) {
             struct fmt_layer_entry *e = push(w);
             e->type = FMT_ENTRY_WHITEOUT;
             e->path = TAKE_PTR(path);
