@@ -11,13 +11,17 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <seccomp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,13 +62,14 @@ struct run_procview {
     struct pv_handle *handles; /* only the serving thread touches it, stop after join */
     pthread_t thread;
     bool thread_started;
-    int stop_fd;
+    int stop_fd;            /* eventfd: wakes the thread (stop, or a new notify_fd) */
+    atomic_bool stopping;
+    atomic_int notify_fd;   /* seccomp listener for sysinfo, -1 none */
     struct run_cgroup *cg; /* borrowed; its fields are read-only after open */
     int64_t lim_memory;
     double start; /* CLOCK_BOOTTIME seconds at start */
-    pthread_mutex_t lock; /* protects load, load_running, load_total */
+    pthread_mutex_t lock; /* protects load */
     double load[3];
-    int load_running, load_total;
     struct timespec next_sample; /* only the serving thread touches it */
 };
 
@@ -99,6 +104,8 @@ static bool visible_cpus(const struct run_cgroup *cg, const struct run_cgroup_cp
         return true;
     return memcmp(host, bits, sizeof host) != 0;
 }
+
+static void count_tasks(struct run_procview *pv, int *running, int *active, int *total);
 
 static char *render(struct run_procview *pv, enum pv_kind kind)
 {
@@ -142,9 +149,10 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
         const char *sp = strrchr(host, ' ');
         if (sp)
             last = strtol(sp + 1, NULL, 10);
+        int running, active, total;
+        count_tasks(pv, &running, &active, &total);
         pthread_mutex_lock(&pv->lock);
         double avg[3] = {pv->load[0], pv->load[1], pv->load[2]};
-        int running = pv->load_running, total = pv->load_total;
         pthread_mutex_unlock(&pv->lock);
         return run_pv_loadavg(avg, running, total, last);
     }
@@ -173,18 +181,16 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
     return xstrdup("");
 }
 
-/* Counts the cgroup's runnable (R) and uninterruptible (D) threads, as the
- * kernel's load average does. */
-static void sample_load(struct run_procview *pv)
+/* Counts the cgroup's threads: runnable (R), and runnable or
+ * uninterruptible (R/D, what the kernel's load average counts). */
+static void count_tasks(struct run_procview *pv, int *running, int *active, int *total)
 {
-    if (pv->cg->noop)
-        return;
+    *running = *active = *total = 0;
     pid_t *tids = NULL;
     size_t n = 0;
     struct error err;
-    if (run_cgroup_tasks(pv->cg, true, &tids, &n, &err) < 0)
+    if (pv->cg->noop || run_cgroup_tasks(pv->cg, true, &tids, &n, &err) < 0)
         return;
-    int active = 0, running = 0;
     for (size_t i = 0; i < n; i++) {
         char path[64], buf[512];
         snprintf(path, sizeof path, "/proc/%d/stat", (int)tids[i]);
@@ -199,14 +205,21 @@ static void sample_load(struct run_procview *pv)
         if (!rp || rp[1] != ' ')
             continue;
         char state = rp[2];
-        running += state == 'R';
-        active += state == 'R' || state == 'D';
+        *running += state == 'R';
+        *active += state == 'R' || state == 'D';
     }
+    *total = (int)n;
     free(tids);
+}
+
+static void sample_load(struct run_procview *pv)
+{
+    if (pv->cg->noop)
+        return;
+    int running, active, total;
+    count_tasks(pv, &running, &active, &total);
     pthread_mutex_lock(&pv->lock);
     run_pv_load_step(pv->load, active);
-    pv->load_running = running;
-    pv->load_total = (int)n;
     pthread_mutex_unlock(&pv->lock);
 }
 
@@ -303,6 +316,17 @@ static void pv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     fi->fh = (uint64_t)(uintptr_t)h;
     fi->direct_io = 1;
     fi->keep_cache = 0;
+    /* sendfile/splice (busybox cat) reads FUSE files through the page cache
+     * bounded by i_size, even with direct_io (fixed upstream by using
+     * copy_splice_read); our size is 0 like /proc's.  Storing the text's
+     * last byte raises i_size to the text's length; the page itself is
+     * dropped when the open completes (keep_cache 0), and a stale larger
+     * size shrinks at the short read. */
+    if (h->len > 0) {
+        struct fuse_bufvec bv = FUSE_BUFVEC_INIT(1);
+        bv.buf[0].mem = h->text + h->len - 1;
+        fuse_lowlevel_notify_store(pv->se, ino, (off_t)h->len - 1, &bv, 0);
+    }
     if (fuse_reply_open(req, fi) != 0) {
         /* the opener is gone: no release will come */
         free(h->text);
@@ -364,22 +388,87 @@ static long ms_until(const struct timespec *t)
     return ms < 0 ? 0 : ms;
 }
 
+/* Answers one trapped sysinfo(2): the container's numbers written into
+ * the caller's buffer.  Anything unexpected runs the real syscall. */
+static void handle_sysinfo(struct run_procview *pv, int fd)
+{
+    struct seccomp_notif *req = NULL;
+    struct seccomp_notif_resp *resp = NULL;
+    if (seccomp_notify_alloc(&req, &resp) < 0)
+        return;
+    if (seccomp_notify_receive(fd, req) < 0)
+        goto out; /* the caller died meanwhile */
+    resp->id = req->id;
+    resp->val = 0;
+    resp->error = 0;
+    resp->flags = 0;
+    if (req->data.nr != SCMP_SYS(sysinfo) || req->data.arch != seccomp_arch_native()) {
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+        struct sysinfo si;
+        struct run_cgroup_memory_stats m;
+        struct error err;
+        sysinfo(&si);
+        if (run_cgroup_memory_stats(pv->cg, &m, &err) < 0)
+            memset(&m, 0xff, sizeof m);
+        if (m.limit < 0 && pv->lim_memory >= 0)
+            m.limit = pv->lim_memory;
+        int running, active, total;
+        count_tasks(pv, &running, &active, &total);
+        pthread_mutex_lock(&pv->lock);
+        double load[3] = {pv->load[0], pv->load[1], pv->load[2]};
+        pthread_mutex_unlock(&pv->lock);
+        run_pv_sysinfo(&si, &m, boottime() - pv->start, pv->cg->noop ? NULL : load,
+                       pv->cg->noop ? -1 : total);
+        struct iovec local = {.iov_base = &si, .iov_len = sizeof si};
+        struct iovec remote = {.iov_base = (void *)(uintptr_t)req->data.args[0],
+                               .iov_len = sizeof si};
+        /* the pid could have been reused if the caller died: check the
+         * request is still live before touching its memory */
+        if (seccomp_notify_id_valid(fd, req->id) != 0)
+            goto out;
+        if (process_vm_writev(req->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof si)
+            resp->error = -EFAULT;
+    }
+    seccomp_notify_respond(fd, resp);
+out:
+    seccomp_notify_free(req, resp);
+}
+
 static void *pv_thread(void *arg)
 {
     struct run_procview *pv = arg;
     struct fuse_buf fbuf = {.mem = NULL};
     int fd = fuse_session_fd(pv->se);
     for (;;) {
-        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pv->stop_fd, .events = POLLIN}};
+        int nfd = atomic_load(&pv->notify_fd);
+        struct pollfd p[3] = {{.fd = fd, .events = POLLIN},
+                              {.fd = pv->stop_fd, .events = POLLIN},
+                              {.fd = nfd, .events = POLLIN}};
         long wait = ms_until(&pv->next_sample);
-        int r = poll(p, 2, (int)wait);
+        int r = poll(p, nfd >= 0 ? 3 : 2, (int)wait);
         if (r < 0 && errno != EINTR)
             break;
-        if (p[1].revents)
-            break;
+        if (r > 0 && p[1].revents) {
+            uint64_t v;
+            if (read(pv->stop_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+                break;
+            if (atomic_load(&pv->stopping))
+                break;
+            continue; /* a new notify_fd: poll it too */
+        }
         if (ms_until(&pv->next_sample) == 0) {
             sample_load(pv);
             pv->next_sample.tv_sec += LOAD_INTERVAL_MS / 1000;
+        }
+        if (r > 0 && nfd >= 0 && p[2].revents) {
+            if (p[2].revents & POLLIN)
+                handle_sysinfo(pv, nfd);
+            else if (p[2].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+                /* every process of the filter is gone */
+                atomic_store(&pv->notify_fd, -1);
+                close(nfd);
+            }
         }
         if (r > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
             break; /* unmounted / connection aborted */
@@ -396,6 +485,36 @@ static void *pv_thread(void *arg)
     }
     free(fbuf.mem);
     return NULL;
+}
+
+int run_procview_sysinfo_filter(struct error *err)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return error_set(err, ENOMEM, "sysinfo filter: seccomp_init failed");
+    int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0);
+    if (r == 0)
+        r = seccomp_load(ctx);
+    int fd = r == 0 ? seccomp_notify_fd(ctx) : -1;
+    seccomp_release(ctx);
+    if (r < 0)
+        return error_code(err, -r, "load the sysinfo seccomp filter");
+    if (fd < 0)
+        return error_set(err, EIO, "sysinfo filter: no notification fd");
+    return fd;
+}
+
+int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *err)
+{
+    int none = -1;
+    if (!atomic_compare_exchange_strong(&pv->notify_fd, &none, fd)) {
+        close(fd);
+        return error_set(err, EBUSY, "proc view: already serving a sysinfo filter");
+    }
+    uint64_t one = 1;
+    if (write(pv->stop_fd, &one, sizeof one) < 0)
+        return error_errno(err, "proc view: wake the server thread");
+    return 0;
 }
 
 static bool user_allow_other(void)
@@ -417,6 +536,8 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
     pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
     pv->start = boottime();
     pv->stop_fd = -1;
+    atomic_init(&pv->stopping, false);
+    atomic_init(&pv->notify_fd, -1);
     pthread_mutex_init(&pv->lock, NULL);
     clock_gettime(CLOCK_MONOTONIC, &pv->next_sample);
 
@@ -475,6 +596,7 @@ void run_procview_stop(struct run_procview *pv)
         return;
     if (pv->thread_started) {
         uint64_t one = 1;
+        atomic_store(&pv->stopping, true);
         if (write(pv->stop_fd, &one, sizeof one) < 0) {
             /* an eventfd write only fails on overflow; the thread is
              * already told */
@@ -487,6 +609,9 @@ void run_procview_stop(struct run_procview *pv)
     }
     while (pv->handles)
         handle_free(pv, pv->handles);
+    int nfd = atomic_load(&pv->notify_fd);
+    if (nfd >= 0)
+        close(nfd);
     if (pv->stop_fd >= 0)
         close(pv->stop_fd);
     pthread_mutex_destroy(&pv->lock);

@@ -43,4 +43,17 @@ void run_procview_stop(struct run_procview *pv);
  * missing in rootfs are skipped).  For the container's mount namespace. */
 int run_procview_bind(const char *dir, const char *rootfs, struct error *err);
 
+/* sysinfo(2) -- what busybox `free`, `uptime` and some runtimes read -- is a
+ * syscall no file can stand in for, so (as LXD does) the container process
+ * traps it with a seccomp user-notification filter and the view answers:
+ *   in the container process, last thing before exec (sets no_new_privs):
+ *       int fd = run_procview_sysinfo_filter(&err);  -- send fd to the caller
+ *   in the process serving the view:
+ *       run_procview_serve_sysinfo(pv, fd, &err);    -- takes fd
+ * The answer has the container's memory limit and usage, swap, uptime, load
+ * and task count; every other syscall is untouched.  If the view goes away
+ * first, sysinfo fails with ENOSYS in the container. */
+int run_procview_sysinfo_filter(struct error *err);
+int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *err);
+
 #endif

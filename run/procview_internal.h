@@ -28,6 +28,12 @@ char *run_pv_loadavg(const double avg[3], int running, int total, long last_pid)
  * touched). */
 char *run_pv_diskstats(const char *host, const struct run_cgroup_io_stat *io, size_t n);
 
+struct sysinfo;
+/* The container's sysinfo: host's si with memory from m (when limited),
+ * uptime, loads and procs replaced; procs < 0 keeps the host's. */
+void run_pv_sysinfo(struct sysinfo *si, const struct run_cgroup_memory_stats *m, double uptime,
+                    const double load[3], int procs);
+
 /* Exponential load average step every 5 s, as the kernel's calc_load. */
 void run_pv_load_step(double avg[3], int active);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 
 #include "common/xalloc.h"
 #include "run/procview_internal.h"
@@ -264,4 +265,35 @@ char *run_pv_diskstats(const char *host, const struct run_cgroup_io_stat *io, si
         p += len + (nl ? 1 : 0);
     }
     return sb_take(&sb);
+}
+
+void run_pv_sysinfo(struct sysinfo *si, const struct run_cgroup_memory_stats *m, double uptime,
+                    const double load[3], int procs)
+{
+    uint64_t unit = si->mem_unit ? si->mem_unit : 1;
+    uint64_t host_ram = (uint64_t)si->totalram * unit, host_swap = (uint64_t)si->totalswap * unit;
+    si->uptime = (long)(uptime < 0 ? 0 : uptime);
+    if (load) {
+        for (int i = 0; i < 3; i++)
+            si->loads[i] = (unsigned long)(load[i] * 65536.0); /* SI_LOAD_SHIFT */
+    }
+    if (procs >= 0)
+        si->procs = (unsigned short)(procs > 65535 ? 65535 : procs);
+    if (m->limit < 0)
+        return;
+    /* bytes from here on, as the limits are */
+    uint64_t total = (uint64_t)m->limit < host_ram ? (uint64_t)m->limit : host_ram;
+    uint64_t used = m->usage > 0 ? (uint64_t)m->usage : 0;
+    uint64_t swap = host_swap;
+    if (m->swap_limit >= 0 && (uint64_t)m->swap_limit < swap)
+        swap = (uint64_t)m->swap_limit;
+    uint64_t swap_used = m->swap_usage > 0 ? (uint64_t)m->swap_usage : 0;
+    si->mem_unit = 1;
+    si->totalram = total;
+    si->freeram = total > used ? total - used : 0;
+    si->sharedram = m->shmem > 0 ? (uint64_t)m->shmem : 0;
+    si->bufferram = 0;
+    si->totalswap = swap;
+    si->freeswap = swap > swap_used ? swap - swap_used : 0;
+    si->totalhigh = si->freehigh = 0;
 }

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +142,97 @@ static char *slurp(const char *dir, const char *name)
         return xstrdup("");
     }
     return buf;
+}
+
+static int send_fd(int sock, int fd)
+{
+    char c = 'f';
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+    char c;
+    struct iovec iov = {.iov_base = &c, .iov_len = 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf};
+    if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+        return -1;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    int fd = -1;
+    if (cm && cm->cmsg_type == SCM_RIGHTS)
+        memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    return fd;
+}
+
+/* A child in the cgroup traps sysinfo(2); the view answers it. */
+static void test_sysinfo(struct run_cgroup *cg, struct run_procview *pv)
+{
+    struct error err;
+    int sv[2], go[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe2(go, O_CLOEXEC) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        close(sv[0]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(2);
+        int fd = run_procview_sysinfo_filter(&err);
+        if (fd < 0 || send_fd(sv[1], fd) < 0)
+            _exit(3);
+        close(fd);
+        if (read(sv[1], &c, 1) != 1)
+            _exit(4);
+        struct sysinfo si;
+        if (sysinfo(&si) < 0)
+            _exit(5);
+        unsigned long long v[3] = {(unsigned long long)si.totalram * si.mem_unit,
+                                   (unsigned long long)si.uptime, si.procs};
+        if (write(sv[1], v, sizeof v) != (ssize_t)sizeof v)
+            _exit(6);
+        _exit(0);
+    }
+    close(sv[1]);
+    close(go[0]);
+    run_cgroup_add_pid(cg, pid, &err);
+    if (write(go[1], "g", 1) != 1)
+        tap_diag("cannot start the child");
+    int fd = recv_fd(sv[0]);
+    tap_ok(fd >= 0, "the child's sysinfo filter fd arrived");
+    tap_is_int(fd >= 0 ? run_procview_serve_sysinfo(pv, fd, &err) : -1, 0, "the view serves it");
+    unsigned long long v[3] = {0, 0, 0};
+    if (write(sv[0], "k", 1) != 1 || read(sv[0], v, sizeof v) != (ssize_t)sizeof v)
+        tap_diag("no answer from the child");
+    tap_is_int(v[0], 256 << 20, "sysinfo totalram in the container is the 256m limit");
+    tap_ok(v[1] < 60, "sysinfo uptime counts from the view's start");
+    tap_ok(v[2] >= 1, "sysinfo procs counts the container's tasks");
+    int st;
+    waitpid(pid, &st, 0);
+    tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ran to the end");
+    struct sysinfo host;
+    sysinfo(&host);
+    tap_ok((unsigned long long)host.totalram * host.mem_unit > (256ULL << 20),
+           "sysinfo outside the container is untouched");
+    close(sv[0]);
+    close(go[1]);
 }
 
 static char cg_id[64];
@@ -275,6 +368,8 @@ static void test_mounted(void)
     waitpid(child, NULL, 0);
     close(p[1]);
     close(q[0]);
+
+    test_sysinfo(cg, pv);
 
     run_procview_stop(pv);
     cleanup_free char *again = xasprintf("%s/meminfo", mnt);
