@@ -55,6 +55,7 @@ static int run_save(struct cli *cli, const struct verb *v, int argc, char **argv
         return 1;
     struct error err = {0};
     int status = 0;
+    char *tmp = NULL; /* not cleanup_free: the gotos below jump past here */
     size_t n = (size_t)(argc - optind);
     struct fmt_save_item *items = xcalloc(n, sizeof *items);
     char **refs = xcalloc(n, sizeof *refs);
@@ -73,7 +74,6 @@ static int run_save(struct cli *cli, const struct verb *v, int argc, char **argv
         goto out;
     }
     /* temp file + rename: a failed save leaves no half archive behind */
-    cleanup_free char *tmp = NULL;
     int fd = open_temp_at(AT_FDCWD, output, 0644, &tmp, &err);
     if (fd < 0) {
         status = cli_fail(v, &err);
@@ -86,6 +86,7 @@ static int run_save(struct cli *cli, const struct verb *v, int argc, char **argv
     }
     close(fd);
 out:
+    free(tmp);
     for (size_t i = 0; i < n; i++) {
         fmt_image_free(items[i].img);
         free(refs[i]);
