@@ -15,6 +15,7 @@
 #include "format/blob.h"
 #include "format/config.h"
 #include "format/index.h"
+#include "format/layer_cache.h"
 #include "format/manifest.h"
 
 static int cmp_str(const void *a, const void *b)
@@ -239,8 +240,8 @@ static int sweep(struct fmt_store *s, struct fmt_digest_set *blobs,
         snprintf(digest, sizeof digest, "sha256:%.64s", de->d_name);
         if (fmt_digest_set_has(diff_ids, digest))
             continue;
-        if (rm_rf_at(dirfd(ld), de->d_name, err) < 0)
-            return error_prefix(err, "remove unpacked layer `%s`", digest);
+        if (fmt_layer_cache_remove(s, digest, err) < 0)
+            return -1;
         st->layers_removed++;
         if (removed)
             removed(ctx, "layer", digest);
