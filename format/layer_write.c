@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,7 +41,15 @@ void fmt_layer_info_descriptor(const struct fmt_layer_info *info, struct fmt_des
     d->uncompressed_size = info->diff_size;
 }
 
-/* ---- the output chain: tar bytes → diff_id digester → compressor → sink -- */
+/* ---- the output chain: tar bytes → diff_id digester → compressor → sink --
+ *
+ * The tar producer (the tree walk, or the tar parser for recompress) and the
+ * hashing + compression run on different threads, joined by a small queue
+ * of 1 MiB buffers, as `tar | zstd | sha256sum` is joined by pipes: walking
+ * the tree (syscalls, page faults) never waits for the compressor's turn. */
+
+#define CHAIN_BUF (1024 * 1024)
+#define CHAIN_NBUF 4
 
 struct out_chain {
     struct fmt_digester *diff, *comp;
@@ -48,8 +57,17 @@ struct out_chain {
     struct fmt_compressor *cz;
     fmt_sink_fn sink;
     void *sink_ctx;
-    struct error *err;
-    bool failed; /* err holds the cause */
+    struct error *err;      /* the producer's error (the caller's) */
+    struct error thread_err; /* the consumer's, copied to err on failure */
+    bool failed;            /* err holds the cause */
+    /* lock protects the queue indices, lens, closed and consumer_failed */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned char *bufs[CHAIN_NBUF];
+    size_t lens[CHAIN_NBUF];
+    uint64_t head, tail; /* consumer takes head, producer fills tail */
+    bool closed, consumer_failed, running;
+    pthread_t thread;
 };
 
 static int chain_sink(void *ctx, const void *buf, size_t len, struct error *err)
@@ -58,6 +76,33 @@ static int chain_sink(void *ctx, const void *buf, size_t len, struct error *err)
     fmt_digester_update(c->comp, buf, len);
     c->comp_size += (int64_t)len;
     return c->sink(c->sink_ctx, buf, len, err);
+}
+
+static void *chain_consumer(void *arg)
+{
+    struct out_chain *c = arg;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (c->head == c->tail && !c->closed)
+            pthread_cond_wait(&c->cond, &c->lock);
+        if (c->head == c->tail)
+            break;
+        size_t i = c->head % CHAIN_NBUF;
+        pthread_mutex_unlock(&c->lock);
+        fmt_digester_update(c->diff, c->bufs[i], c->lens[i]);
+        c->diff_size += (int64_t)c->lens[i];
+        int r = fmt_compressor_write(c->cz, c->bufs[i], c->lens[i], &c->thread_err);
+        pthread_mutex_lock(&c->lock);
+        c->head++;
+        if (r < 0) {
+            c->consumer_failed = true;
+            pthread_cond_broadcast(&c->cond);
+            break;
+        }
+        pthread_cond_broadcast(&c->cond);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
 }
 
 static int chain_open(struct out_chain *c, const struct fmt_layer_write_opts *o,
@@ -69,24 +114,90 @@ static int chain_open(struct out_chain *c, const struct fmt_layer_write_opts *o,
     c->err = err;
     c->diff = fmt_digester_new();
     c->comp = fmt_digester_new();
-    return fmt_compressor_new(o->compression, o->level, o->threads, chain_sink, c, &c->cz,
-                              err);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    for (int i = 0; i < CHAIN_NBUF; i++)
+        c->bufs[i] = xmalloc(CHAIN_BUF);
+    if (fmt_compressor_new(o->compression, o->level, o->threads, chain_sink, c, &c->cz,
+                           err) < 0)
+        return -1;
+    int r = pthread_create(&c->thread, NULL, chain_consumer, c);
+    if (r != 0)
+        return error_code(err, r, "start the layer compression thread");
+    c->running = true;
+    return 0;
+}
+
+/* Hands the filled tail buffer to the consumer. */
+static int chain_push(struct out_chain *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->tail++;
+    pthread_cond_broadcast(&c->cond);
+    while (c->tail - c->head >= CHAIN_NBUF && !c->consumer_failed)
+        pthread_cond_wait(&c->cond, &c->lock);
+    bool failed = c->consumer_failed;
+    pthread_mutex_unlock(&c->lock);
+    if (failed) {
+        *c->err = c->thread_err;
+        c->failed = true;
+        return -1;
+    }
+    c->lens[c->tail % CHAIN_NBUF] = 0;
+    return 0;
 }
 
 static int chain_write(struct out_chain *c, const void *buf, size_t len)
 {
-    fmt_digester_update(c->diff, buf, len);
-    c->diff_size += (int64_t)len;
-    if (fmt_compressor_write(c->cz, buf, len, c->err) < 0) {
-        c->failed = true;
+    if (c->failed)
         return -1;
+    const unsigned char *p = buf;
+    while (len > 0) {
+        size_t i = c->tail % CHAIN_NBUF;
+        size_t n = CHAIN_BUF - c->lens[i];
+        if (n > len)
+            n = len;
+        memcpy(c->bufs[i] + c->lens[i], p, n);
+        c->lens[i] += n;
+        p += n;
+        len -= n;
+        if (c->lens[i] == CHAIN_BUF && chain_push(c) < 0)
+            return -1;
     }
     return 0;
+}
+
+/* Stops the consumer after it has taken everything queued. */
+static void chain_stop(struct out_chain *c)
+{
+    if (!c->running)
+        return;
+    pthread_mutex_lock(&c->lock);
+    c->closed = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->thread, NULL);
+    c->running = false;
 }
 
 static int chain_finish(struct out_chain *c, const struct fmt_layer_write_opts *o,
                         struct fmt_layer_info *info)
 {
+    if (c->failed)
+        return -1;
+    if (c->lens[c->tail % CHAIN_NBUF] > 0) {
+        pthread_mutex_lock(&c->lock);
+        c->tail++;
+        pthread_cond_broadcast(&c->cond);
+        pthread_mutex_unlock(&c->lock);
+    }
+    chain_stop(c);
+    if (c->consumer_failed) {
+        *c->err = c->thread_err;
+        c->failed = true;
+        return -1;
+    }
+    /* the consumer has exited: the compressor is this thread's now */
     if (fmt_compressor_finish(c->cz, c->err) < 0)
         return -1;
     memset(info, 0, sizeof *info);
@@ -101,9 +212,16 @@ static int chain_finish(struct out_chain *c, const struct fmt_layer_write_opts *
 
 static void chain_close(struct out_chain *c)
 {
+    chain_stop(c);
     fmt_compressor_free(c->cz);
     fmt_digester_free(c->diff);
     fmt_digester_free(c->comp);
+    for (int i = 0; i < CHAIN_NBUF; i++)
+        free(c->bufs[i]);
+    if (c->diff) {
+        pthread_mutex_destroy(&c->lock);
+        pthread_cond_destroy(&c->cond);
+    }
 }
 
 static la_ssize_t archive_out(struct archive *a, void *ctx, const void *buf, size_t len)

@@ -483,6 +483,45 @@ static void test_whiteouts(void)
     close(t);
 }
 
+static int failing_sink(void *ctx, const void *buf, size_t len, struct error *err)
+{
+    size_t *left = ctx;
+    (void)buf;
+    if (len > *left)
+        return error_set(err, ENOSPC, "disk full (test)");
+    *left -= len;
+    return 0;
+}
+
+static void test_sink_failure(void)
+{
+    int t = subdir("fail");
+    /* enough data to go through several chain buffers and gzip chunks */
+    char *big = xmalloc(3 * 1024 * 1024 + 1);
+    unsigned x = 7;
+    for (size_t i = 0; i < 3 * 1024 * 1024; i++) {
+        x = x * 1103515245 + 12345; /* incompressible enough to overflow the sink */
+        big[i] = (char)(1 + (x >> 16) % 255);
+    }
+    big[3 * 1024 * 1024] = '\0';
+    write_file(t, "big", big, 0644);
+    free(big);
+    enum fmt_compression kinds[] = {FMT_COMPRESSION_GZIP, FMT_COMPRESSION_ZSTD,
+                                    FMT_COMPRESSION_NONE};
+    for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+        struct fmt_layer_write_opts o;
+        fmt_layer_write_opts_init(&o);
+        o.compression = kinds[k];
+        size_t left = 4096;
+        struct fmt_layer_info info;
+        struct error err = {0};
+        int r = fmt_layer_write_tree(t, "fail", &o, failing_sink, &left, &info, &err);
+        tap_ok(r < 0 && strstr(err.msg, "disk full"), "%s: a failing sink fails the write: %s",
+               fmt_compression_name(kinds[k]), err.msg);
+    }
+    close(t);
+}
+
 /* ---- recompress, cache ----------------------------------------------------- */
 
 static void test_recompress_and_cache(void)
@@ -583,6 +622,7 @@ int main(void)
     test_roundtrip_root();
     test_roundtrip_rootless();
     test_whiteouts();
+    test_sink_failure();
     test_recompress_and_cache();
     struct error err = {0};
     close(sfd);
