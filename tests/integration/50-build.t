@@ -5,14 +5,16 @@
 # reproducibility, -q/-f/--compression, and the errors naming FILE:LINE.
 . "$STRATA_SRC/tests/lib.sh"
 
-command -v python3 >/dev/null || skip_all "python3 missing (TEST dependency)"
+# Debian's python3 (a pyenv shim in PATH costs seconds per call)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3) || skip_all "python3 missing (TEST dependency)"
 command -v umoci >/dev/null || skip_all "umoci missing (TEST dependency)"
 command -v busybox >/dev/null || skip_all "busybox-static missing (TEST dependency)"
 "$STRATA" build --help >/dev/null 2>&1 || skip_all "strata build not built"
 
-jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+jq_py() { "$PY" -c "import json,sys; d=json.load(sys.stdin); $1"; }
 cfg() { # cfg IMAGE PYEXPR: evaluates PYEXPR on the image config document
-    python3 - "$STRATA_ROOT" "$1" "$2" <<'PY'
+    "$PY" - "$STRATA_ROOT" "$1" "$2" <<'PY'
 import json, sys
 root, ref, expr = sys.argv[1:4]
 idx = json.load(open(root + "/index.json"))
@@ -274,7 +276,7 @@ is "$(cfg df:two 'c["Labels"]["from"]')" "dash-f" "-f and several -t"
 printf 'FROM busybox\nCOPY Dockerfile /z\n' > "$T/df/Containerfile"
 build -t zs --compression zstd "$T/df"
 is "$rc" 0 "--compression zstd"
-mt=$(python3 - "$STRATA_ROOT" <<'PY'
+mt=$("$PY" - "$STRATA_ROOT" <<'PY'
 import json, sys
 root = sys.argv[1]
 for m in json.load(open(root + "/index.json"))["manifests"]:
