@@ -315,4 +315,33 @@ build "$T/nonexistent-dir"
 build --compression lz4 "$T/df"
 is "$rc" 2 "bad --compression is a usage error"
 
+# rootless: owners go to user.containers.override_stat, the layer has them --
+if is_root && command -v setpriv >/dev/null; then
+    mkdir -p "$T/rl/d"
+    echo rl > "$T/rl/d/f"
+    printf 'FROM busybox\nCOPY --chown=5:6 d /d/\nCOPY d/f /etc/f2\nWORKDIR /w\n' > "$T/rl/Containerfile"
+    chmod -R a+rX "$T/rl" "$T/bb.tar"
+    chmod a+rx "$T"
+    as_user "$STRATA" import "$T/bb.tar" busybox >/dev/null
+    out=$(as_user "$STRATA" build -t rl "$T/rl" 2>&1)
+    is "$?" 0 "rootless build (uid $TEST_UID)"
+    listing=$("$PY" - "$T/home/store" <<'PY'
+import json, sys, tarfile
+root = sys.argv[1]
+for m in json.load(open(root + "/index.json"))["manifests"]:
+    if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "rl:latest":
+        man = json.load(open(root + "/blobs/sha256/" + m["digest"][7:]))
+        for l in man["layers"][1:]:
+            with tarfile.open(root + "/blobs/sha256/" + l["digest"][7:]) as t:
+                for e in t.getmembers():
+                    print("%s %d:%d %o" % (e.name.rstrip("/"), e.uid, e.gid, e.mode))
+PY
+)
+    is "$(printf '%s\n' "$listing" | tr '\n' ',')" "d 5:6 755,d/f 5:6 644,etc 0:0 755,etc/f2 0:0 644,w 0:0 755," \
+        "rootless layers carry --chown owners and root for the rest"
+else
+    skip "rootless build needs root to switch to uid $TEST_UID"
+    skip "rootless build needs root to switch to uid $TEST_UID"
+fi
+
 done_testing
