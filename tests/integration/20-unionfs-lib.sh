@@ -9,6 +9,20 @@ ufs_helper() {
     "$T/ufs-helper" "$@"
 }
 
+# A sanitized build (make SANITIZE=...) of the daemon reports here: the
+# daemon's stderr is /dev/null once it has forked into the background.
+ASAN_OPTIONS="log_path=$T/sanitizer${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+UBSAN_OPTIONS="log_path=$T/sanitizer${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export ASAN_OPTIONS UBSAN_OPTIONS
+
+# ufs_sanitizer_clean NAME: no daemon wrote a sanitizer report (leaks are
+# reported when a daemon exits, shortly after its unmount)
+ufs_sanitizer_clean() {
+    sleep 0.5
+    reports=$(cat "$T"/sanitizer* 2>/dev/null | head -40)
+    is "$reports" "" "$1: no sanitizer reports from the daemon"
+}
+
 # ufs_mount MNT OPTIONS: strata-unionfs in the background, unmounted at exit.
 ufs_mount() {
     "$STRATA_UNIONFS" -o "$2" "$1" || return 1
@@ -235,4 +249,5 @@ more" "$mode: remount: the hard-link set still shares the data"
     test ! -e "$M/base.wh" && test ! -e "$M/keep"
     ok $? "$mode: remount: removed names stay removed"
     ufs_umount "$M"
+    ufs_sanitizer_clean "$mode"
 }
