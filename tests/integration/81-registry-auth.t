@@ -33,7 +33,7 @@ run sh -c "printf 's3cret pass\n' | '$STRATA' login --tls-verify=false -u alice 
 is "$rc" 0 "login with --password-stdin"
 like "$out" 'Login Succeeded' "login reports success"
 is "$(stat -c %a "$REGISTRY_AUTH_FILE")" 600 "auth.json is mode 0600"
-is "$(python3 -c 'import json,sys,base64; print(base64.b64decode(json.load(open(sys.argv[1]))["auths"][sys.argv[2]]["auth"]).decode())' "$REGISTRY_AUTH_FILE" "$REG")" \
+is "$("$PYTHON" -c 'import json,sys,base64; print(base64.b64decode(json.load(open(sys.argv[1]))["auths"][sys.argv[2]]["auth"]).decode())' "$REGISTRY_AUTH_FILE" "$REG")" \
    "alice:s3cret pass" "auth.json holds base64(user:password) under the registry"
 
 run "$STRATA" push --tls-verify=false bb:latest "$REG/secure/bb:v1"

@@ -11,7 +11,7 @@ need_registry_tools
 make_test_image bb:latest
 ok $? "make a busybox image"
 digest=$(manifest_digest "$STRATA_ROOT" bb:latest)
-layer=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/blobs/sha256/"+sys.argv[2][7:])); print(m["layers"][0]["digest"]); print(m["config"]["digest"])' "$STRATA_ROOT" "$digest")
+layer=$("$PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1]+"/blobs/sha256/"+sys.argv[2][7:])); print(m["layers"][0]["digest"]); print(m["config"]["digest"])' "$STRATA_ROOT" "$digest")
 config=$(echo "$layer" | sed -n 2p)
 layer=$(echo "$layer" | sed -n 1p)
 like "$layer" '^sha256:' "the image has a layer"
