@@ -3,7 +3,6 @@
  * from layer indexes (tar headers, cached per diff_id); content is hashed
  * only for files of equal size that come from different layers, and those
  * digests are cached too. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +17,7 @@
 #include "common/fileutil.h"
 #include "common/xalloc.h"
 #include "format/tree_diff.h"
+#include "run/state.h"
 
 static const char usage[] =
     "usage: strata diff [OPTIONS] IMAGE\n"
@@ -195,35 +195,34 @@ static int diff_images(const struct verb *v, struct fmt_store *s, const char *n1
     return rc < 0 ? cli_fail(v, &err) : 0;
 }
 
-/* A container's directory under STORE/containers: the exact id, else the
- * only id starting with `name`.  NULL if none (or ambiguous). */
-static char *find_container(struct fmt_store *s, const char *name)
+/* The container `name` means (by id, name or unique id prefix): an exact id
+ * or name wins over an image, an image over an id prefix, so an image name
+ * never resolves to a container by accident.  NULL when it is no container. */
+static char *find_container(struct cli *cli, struct fmt_store *s, const char *name)
 {
-    if (!name[0] || strchr(name, '/') || name[0] == '.')
-        return NULL;
-    cleanup_free char *exact = xasprintf("containers/%s/upper", name);
-    if (path_exists_at(s->root_fd, exact))
-        return xstrdup(name);
-    int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    cleanup_dir DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return NULL;
+    struct run_ctr *c = NULL;
+    struct error err = {0};
+    if (run_ctr_find(cli->root, name, &c, &err) < 0) {
+        /* a container dir without readable state (crashed mid-create, or
+         * written by another tool) still has a layer worth diffing */
+        cleanup_free char *upper = xasprintf("containers/%s/upper", name);
+        bool plain = name[0] && name[0] != '.' && !strchr(name, '/');
+        return plain && path_exists_at(s->root_fd, upper) ? xstrdup(name) : NULL;
     }
-    char *found = NULL;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || strncmp(de->d_name, name, strlen(name)))
-            continue;
-        if (found) {
-            free(found);
+    const char *cname = json_string_value(json_object_get(c->config, "Name"));
+    bool exact = !strcmp(c->id, name) || (cname && !strcmp(cname, name));
+    if (!exact) {
+        struct fmt_image *img = NULL;
+        int r = fmt_image_resolve(s, name, &img, &err);
+        fmt_image_free(img);
+        if (r == 0) {
+            run_ctr_free(c);
             return NULL;
         }
-        found = xstrdup(de->d_name);
     }
-    return found;
+    char *id = xstrdup(c->id);
+    run_ctr_free(c);
+    return id;
 }
 
 /* strata diff CONTAINER: the upper dir read as one more layer on top of the
@@ -318,7 +317,7 @@ static int run_diff(struct cli *cli, const struct verb *v, int argc, char **argv
     if (n == 2) {
         rc = diff_images(v, s, argv[optind], argv[optind + 1], &o);
     } else {
-        cleanup_free char *ctr = find_container(s, argv[optind]);
+        cleanup_free char *ctr = find_container(cli, s, argv[optind]);
         if (ctr && o.layer >= 0)
             rc = cli_usage_error(v, "`--layer` applies to images, not containers");
         else if (ctr)
