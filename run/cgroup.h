@@ -92,6 +92,7 @@ struct run_cgroup_memory_stats {
     int64_t swap_usage;
     int64_t shmem;
     int64_t active_anon, inactive_anon, active_file, inactive_file;
+    int64_t slab_reclaimable, slab_unreclaimable; /* v2 only */
 };
 int run_cgroup_memory_stats(struct run_cgroup *cg, struct run_cgroup_memory_stats *out,
                             struct error *err);

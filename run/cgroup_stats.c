@@ -82,6 +82,8 @@ int run_cgroup_memory_stats(struct run_cgroup *cg, struct run_cgroup_memory_stat
         out->inactive_anon = run_cg_keyed(stat, "inactive_anon");
         out->active_file = run_cg_keyed(stat, "active_file");
         out->inactive_file = run_cg_keyed(stat, "inactive_file");
+        out->slab_reclaimable = run_cg_keyed(stat, "slab_reclaimable");
+        out->slab_unreclaimable = run_cg_keyed(stat, "slab_unreclaimable");
     } else {
         return 0;
     }

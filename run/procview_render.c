@@ -64,7 +64,11 @@ char *run_pv_meminfo(const char *host, const struct run_cgroup_memory_stats *m)
     int64_t used = kb(m->usage);
     int64_t free_ = total > used ? total - used : 0;
     int64_t cache = kb(m->cache);
-    int64_t avail = free_ + cache < total ? free_ + cache : total;
+    /* slab the cgroup is charged for (v2); the host's would make tools
+     * that subtract it from a small total (free: used = total - free -
+     * Cached - SReclaimable) go negative */
+    int64_t sr = kb(m->slab_reclaimable), su = kb(m->slab_unreclaimable);
+    int64_t avail = free_ + cache + sr < total ? free_ + cache + sr : total;
     int64_t host_swap = meminfo_kb(host, "SwapTotal");
     int64_t swap = host_swap < 0 ? 0 : host_swap;
     if (m->swap_limit >= 0 && kb(m->swap_limit) < swap)
@@ -91,6 +95,11 @@ char *run_pv_meminfo(const char *host, const struct run_cgroup_memory_stats *m)
         {"SwapTotal", swap},
         {"SwapFree", m->swap_usage >= 0 || m->swap_limit >= 0 ? swap_free : -1},
         {"Shmem", m->shmem >= 0 ? kb(m->shmem) : -1},
+        {"AnonPages", m->active_anon >= 0 ? kb(m->active_anon) + kb(m->inactive_anon) : -1},
+        {"Slab", sr + su},
+        {"SReclaimable", sr},
+        {"SUnreclaim", su},
+        {"KReclaimable", sr},
     };
     struct sbuf sb;
     sb_open(&sb);

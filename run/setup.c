@@ -17,6 +17,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "run/internal.h"
+#include "run/procview.h"
 
 static __attribute__((noreturn)) void child_fail(struct run_child_ctx *c, struct error *e,
                                                  int status)
@@ -208,6 +209,17 @@ void run_child_main(struct run_child_ctx *c)
     char **envp = NULL;
     if (run_proc_prepare(&p, &envp, &e) < 0)
         child_fail(c, &e, 125);
+    if (c->procview_dir) {
+        /* sysinfo(2) (busybox free, uptime) answered by the /proc view;
+         * after run_proc_prepare, which set no_new_privs */
+        int sfd = run_procview_sysinfo_filter(&e);
+        if (sfd < 0 || run_msg_send(c->sock, RUN_MSG_SYSINFO, 0, sfd) < 0) {
+            if (sfd >= 0)
+                error_errno(&e, "send the sysinfo filter to the caller");
+            child_fail(c, &e, 125);
+        }
+        close(sfd);
+    }
 
     if (s->init) {
         pid_t main_pid = fork();

@@ -536,6 +536,15 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
             run_msg_send(sg[0], RUN_MSG_PTY_DONE, 0, -1);
             continue;
         }
+        if (m.type == RUN_MSG_SYSINFO && fd >= 0) {
+            if (!pv || run_procview_serve_sysinfo(pv, fd, err) < 0) {
+                if (!pv)
+                    close(fd);
+                else
+                    goto fail;
+            }
+            continue;
+        }
         if (fd >= 0)
             close(fd);
         if (m.type == RUN_MSG_ERROR) {

@@ -36,6 +36,7 @@ static const char host_meminfo[] = "MemTotal:       24684548 kB\n"
                                    "SwapTotal:       1048576 kB\n"
                                    "SwapFree:        1048576 kB\n"
                                    "Shmem:             8000 kB\n"
+                                   "SReclaimable:     83396 kB\n"
                                    "HugePages_Total:       0\n";
 
 static const char host_cpuinfo[] = "processor\t: 0\nmodel name\t: X\n\n"
@@ -69,6 +70,7 @@ static void test_render(void)
     m.swap_usage = 0;
     m.shmem = 4096;
     s = run_pv_meminfo(host_meminfo, &m);
+    tap_is_int(field_kb(s, "SReclaimable:"), 0, "no host slab in a limited view");
     tap_is_int(field_kb(s, "MemTotal:"), 262144, "MemTotal is the limit");
     tap_is_int(field_kb(s, "MemFree:"), 262144 - 102400, "MemFree = limit - usage");
     tap_is_int(field_kb(s, "MemAvailable:"), 262144 - 102400 + 30720, "MemAvailable adds the cache");
