@@ -19,6 +19,7 @@
 #include "format/ref.h"
 
 #define SMALL_FILE (1 << 20) /* metadata is smaller; layers go to the store */
+#define MEMORY_CAP (64 << 20) /* past this, small members go to the store too */
 #define CHUNK (1 << 16)
 
 struct member {
@@ -35,6 +36,7 @@ struct loader {
     struct fmt_store *s;
     struct member *m;
     size_t n, cap;
+    size_t in_memory; /* bytes of small members held; capped against hostile archives */
     fmt_loaded_fn loaded;
     void *ctx;
     struct error *err;
@@ -132,7 +134,10 @@ static int read_entry(struct loader *l, struct archive *a, struct archive_entry 
     int64_t size = archive_entry_size(e);
     char named[FMT_DIGEST_MAX];
     bool has_name = blob_name_digest(m->path, named);
-    if (size <= SMALL_FILE) {
+    if (size < 0)
+        return error_set(l->err, EINVAL, "archive member `%s` has no size", m->path);
+    if (size <= SMALL_FILE && l->in_memory + (size_t)size <= MEMORY_CAP) {
+        l->in_memory += (size_t)size;
         m->data = xmalloc((size_t)size + 1);
         la_ssize_t n, got = 0;
         while ((n = archive_read_data(a, m->data + got, (size_t)(size - got))) > 0)
@@ -212,11 +217,12 @@ static int read_archive(struct loader *l, const char *path)
         struct member *m = &l->m[l->n++];
         memset(m, 0, sizeof *m);
         m->path = p;
-        if (hard) {
-            m->link = normalize(NULL, hard);
-        } else if (type == AE_IFLNK) {
+        if (hard || type == AE_IFLNK) {
             cleanup_free char *dir = dir_of(p);
-            m->link = normalize(dir, archive_entry_symlink(e));
+            m->link = hard ? normalize(NULL, hard) : normalize(dir, archive_entry_symlink(e));
+            /* a link out of the archive resolves to nothing */
+            if (!m->link)
+                m->link = xstrdup("/");
         } else if (read_entry(l, a, e, m) < 0) {
             ret = error_prefix(l->err, "`%s`", shown);
             goto out;
@@ -257,12 +263,16 @@ static int ensure_blob(struct loader *l, const char *path, const char *expected,
 static json_t *member_json(struct loader *l, const char *path)
 {
     struct member *m = find(l, path);
-    if (!m || !m->data) {
+    if (!m || (!m->data && !m->stored)) {
         error_set(l->err, ENOENT, "the archive has no `%s`", path);
         return NULL;
     }
+    cleanup_free char *stored = NULL;
+    size_t len = m->len;
+    if (!m->data && fmt_blob_get(l->s, m->digest, &stored, &len, l->err) < 0)
+        return NULL;
     json_error_t jerr;
-    json_t *j = json_loadb(m->data, m->len, 0, &jerr);
+    json_t *j = json_loadb(m->data ? m->data : stored, len, 0, &jerr);
     if (!j)
         error_set(l->err, EINVAL, "archive member `%s` is not valid JSON: %s", path, jerr.text);
     return j;
@@ -420,11 +430,13 @@ static int load_docker_image(struct loader *l, json_t *entry, size_t idx)
     struct fmt_descriptor cdesc = {.media_type = FMT_MT_CONFIG, .uncompressed_size = -1};
     if (!cfg_norm || ensure_blob(l, cfg_norm, NULL, cdesc.digest, NULL) < 0)
         return cfg_norm ? -1 : error_set(l->err, EINVAL, "bad Config path `%s`", cfg_path);
-    struct member *cm = find(l, cfg_norm);
-    cdesc.size = (int64_t)cm->len;
+    cleanup_free char *cdata = NULL;
+    size_t clen = 0;
     json_t *cfg;
-    if (!cm->data || fmt_config_parse(cm->data, cm->len, &cfg, l->err) < 0)
+    if (fmt_blob_get(l->s, cdesc.digest, &cdata, &clen, l->err) < 0 ||
+        fmt_config_parse(cdata, clen, &cfg, l->err) < 0)
         return error_prefix(l->err, "config `%s`", cfg_path);
+    cdesc.size = (int64_t)clen;
     size_t n = json_array_size(lpaths);
     int ret = 0;
     if (fmt_config_diff_id_count(cfg) != n)

@@ -85,22 +85,19 @@ int fmt_blob_writer_commit(struct fmt_blob_writer *w, const char *expected_diges
     }
     const char *hex = fmt_digest_hex(got);
     int ret = 0;
-    if (fmt_blob_exists(w->store, got)) {
-        /* Content-addressed: the existing file already holds these bytes. */
+    /* Published even when the blob exists: the bytes just verified replace
+     * a copy that may have rotted, so loading or pulling again repairs what
+     * fsck reported. */
+    if (fchmod(w->fd, 0644) < 0) {
+        ret = error_errno(err, "chmod `%s`", w->tmp_name);
         close(w->fd);
         unlinkat(w->store->blobs_fd, w->tmp_name, 0);
     } else {
-        if (fchmod(w->fd, 0644) < 0) {
-            ret = error_errno(err, "chmod `%s`", w->tmp_name);
-            close(w->fd);
-            unlinkat(w->store->blobs_fd, w->tmp_name, 0);
-        } else {
-            /* commit_temp_at unlinks the temp file itself on failure */
-            ret = commit_temp_at(w->store->blobs_fd, w->fd, w->tmp_name, hex, err);
-            close(w->fd);
-            if (ret < 0)
-                error_prefix(err, "store blob `%s`", got);
-        }
+        /* commit_temp_at unlinks the temp file itself on failure */
+        ret = commit_temp_at(w->store->blobs_fd, w->fd, w->tmp_name, hex, err);
+        close(w->fd);
+        if (ret < 0)
+            error_prefix(err, "store blob `%s`", got);
     }
     w->fd = -1;
     if (ret == 0) {

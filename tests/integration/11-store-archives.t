@@ -66,6 +66,30 @@ else
     skip "strata import not available"
 fi
 
+# hostile archives: a member climbing out, a layer symlinked out of the archive
+python3 - "$T" <<'PY'
+import io, sys, tarfile
+t = sys.argv[1]
+def add(tf, name, data):
+    ti = tarfile.TarInfo(name); ti.size = len(data); tf.addfile(ti, io.BytesIO(data))
+with tarfile.open(t + "/evil1.tar", "w") as tf:
+    add(tf, "../../escape", b"x")
+    add(tf, "manifest.json", b"[]")
+with tarfile.open(t + "/evil2.tar", "w") as tf:
+    add(tf, "cfg.json", b'{"rootfs":{"type":"layers","diff_ids":["sha256:' + b"0" * 64 + b'"]}}')
+    add(tf, "manifest.json", b'[{"Config":"cfg.json","RepoTags":["evil:1"],"Layers":["l/layer.tar"]}]')
+    ln = tarfile.TarInfo("l/layer.tar"); ln.type = tarfile.SYMTYPE; ln.linkname = "../../../etc/passwd"
+    tf.addfile(ln)
+PY
+run env STRATA_ROOT="$T/evil" "$STRATA" load -i "$T/evil1.tar"
+is "$rc" 1 "a member path climbing out of the archive is refused"
+like "$out" 'escape' "and named"
+run env STRATA_ROOT="$T/evil" "$STRATA" load -i "$T/evil2.tar"
+is "$rc" 1 "a layer symlinked out of the archive is refused"
+like "$out" 'l/layer.tar' "and named"
+run env STRATA_ROOT="$T/evil" "$STRATA" images -q
+is "$out" "" "nothing was loaded"
+
 run "$STRATA" load -i "$T/bb.tar"
 is "$rc" 1 "loading a plain rootfs tar is refused"
 like "$out" 'neither an OCI layout' "with a reason"

@@ -126,6 +126,9 @@ static void test_blobs(struct fmt_store *s)
     tap_ok(fmt_blob_verify(s, bigd, &err) < 0, "verify of a corrupt blob fails");
     flip_byte(s, want, 0);
     tap_ok(fmt_blob_get(s, want, &data, &len, &err) < 0, "a flipped byte in a small blob too");
+    tap_is_int(fmt_blob_put(s, "hello world", 11, digest, &err), 0, "put the good bytes again");
+    tap_is_int(fmt_blob_get(s, want, &data, &len, &err), 0, "which repairs the blob");
+    free(data);
 
     /* hostile or missing digests */
     tap_ok(fmt_blob_get(s, "sha256:../../../etc/passwd", &data, &len, &err) < 0,
