@@ -268,6 +268,7 @@ int bld_tree_resolve(const struct bld_tree *t, const char *path, bool follow_las
         if (!node.exists && !last)
             missing_at = done.n;
         if (node.exists && S_ISLNK(node.st.st_mode) && (!last || follow_last)) {
+            int layer = node.layer;
             bld_node_clear(&node);
             free(c);
             if (++links > MAX_LINKS) {
@@ -275,7 +276,7 @@ int bld_tree_resolve(const struct bld_tree *t, const char *path, bool follow_las
                 break;
             }
             char target[4096];
-            ssize_t l = readlinkat(t->fds[node.layer], p, target, sizeof target - 1);
+            ssize_t l = readlinkat(t->fds[layer], p, target, sizeof target - 1);
             if (l < 0) {
                 rc = error_errno(err, "readlink `/%s`", p);
                 break;

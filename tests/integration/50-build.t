@@ -142,6 +142,20 @@ is "$(cat "$R/work/rel")" "hello" "relative destination joins WORKDIR"
 is "$(cat "$R/json form/hello.txt")" "hello" "JSON form with a space"
 is "$(stat -c %a "$R/tmp")" "1777" "untouched directories keep their mode"
 
+# destinations through the image's symlinks (usrmerge: /lib -> usr/lib)
+U=$T/um
+mkdir -p "$U/base/usr/lib" "$U/tree/lib"
+ln -s usr/lib "$U/base/lib"
+echo old > "$U/base/usr/lib/existing"
+echo new > "$U/tree/lib/new"
+echo z > "$U/z"
+printf 'FROM busybox\nCOPY base/ /\nCOPY z /lib/\nCOPY tree/ /\n' > "$U/Containerfile"
+build -t usrmerge "$U"
+is "$rc" 0 "COPY through a symlinked directory"
+unpack usrmerge "$T/u"
+is "$(readlink "$T/u/rootfs/lib")" "usr/lib" "the image's symlink is kept"
+is "$(ls "$T/u/rootfs/usr/lib" | tr '\n' ' ')" "existing new z " "files land where the symlink points"
+
 # context escapes
 mkdir -p "$T/outside"
 echo secret > "$T/outside/secret"
