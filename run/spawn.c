@@ -32,6 +32,7 @@
 #include "run/container.h"
 #include "run/internal.h"
 #include "run/procview.h"
+#include "unionfs/unionfs.h"
 
 void run_spec_init(struct run_spec *spec)
 {
@@ -217,18 +218,42 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         };
         run_child_main(&c);
     }
-    close(h->sock_g);
+    /* nothing of the caller's stays open here: a pipe end kept by this
+     * long-lived helper would hide EOF from whoever waits on it */
+    if (h->sock_c > 3)
+        syscall(SYS_close_range, 3U, (unsigned)h->sock_c - 1, 0U);
+    syscall(SYS_close_range, (unsigned)h->sock_c + 1, ~0U, 0U);
     if (run_msg_send(h->sock_c, RUN_MSG_PID, g, -1) < 0)
         _exit(125);
 
     if (h->spec->lowers) {
-        /* The union mount is served from this process's threads until P
-         * closes the socket.  unionfs lands separately; until then a
-         * layered root is refused up front by run_container_ex. */
-        error_set(&e, 0, "union roots are not supported yet");
-        helper_fail(h, &e);
+        /* The union mount lives in this mount namespace (G's copy is made
+         * at GO) and is served from this process's threads until P closes
+         * the socket; G is already cloned, so no fork follows the threads. */
+        size_t n = 0;
+        while (h->spec->lowers[n])
+            n++;
+        struct ufs_options o = {
+            .lowers = (const char **)h->spec->lowers,
+            .n_lowers = n,
+            .upper = h->spec->upper,
+            .work = h->spec->work,
+            /* rootless stores keep owners in user.containers.override_stat */
+            .rootless_override = h->rootless,
+        };
+        struct ufs_mount *um = NULL;
+        if (ufs_mount_start(&o, h->root, &um, &e) < 0) {
+            error_prefix(&e, "mount the root (unionfs)");
+            helper_fail(h, &e);
+        }
+        if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
+            _exit(125);
+        char b;
+        while (read(h->sock_c, &b, 1) > 0 || errno == EINTR)
+            ;
+        ufs_mount_stop(um, &e);
+        _exit(0);
     }
-
     if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
         _exit(125);
     _exit(0);
@@ -287,6 +312,30 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
     }
     (void)any_ns;
     return write_plain(dirfd, "resolv.conf", out, o, err);
+}
+
+/* The etc files are bind-mounted over placeholders; a placeholder made in
+ * the upper (the image had no such file) is not the container's change:
+ * drop it so it never reaches `diff` or a committed layer. */
+static void drop_etc_placeholders(const struct run_spec *spec)
+{
+    static const char *files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
+    cleanup_close int up = open(spec->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (up < 0)
+        return;
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        struct stat st;
+        if (fstatat(up, files[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            st.st_size != 0)
+            continue;
+        bool in_lower = false;
+        for (size_t l = 0; spec->lowers[l] && !in_lower; l++) {
+            cleanup_free char *p = xasprintf("%s/%s", spec->lowers[l], files[i]);
+            in_lower = access(p, F_OK) == 0 || errno != ENOENT;
+        }
+        if (!in_lower)
+            unlinkat(up, files[i], 0);
+    }
 }
 
 static char *make_id(void)
@@ -353,8 +402,6 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         return error_set(err, EINVAL, "give either a rootfs or layers, not both");
     if (spec->lowers && (!spec->upper || !spec->work))
         return error_set(err, EINVAL, "a layered root needs an upper and a work dir");
-    if (spec->lowers)
-        return error_set(err, ENOTSUP, "layered roots need unionfs, which is not built in yet");
 
     bool rootless = geteuid() != 0;
     cleanup_free char *id = spec->id ? xstrdup(spec->id) : make_id();
@@ -593,7 +640,10 @@ out:
             kill(c_pid, SIGKILL);
         while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        c_pid = -1; /* the union mount is gone */
     }
+    if (spec->lowers && c_pid < 0)
+        drop_etc_placeholders(spec);
     run_procview_stop(pv);
     if (cg) {
         res->oom_killed = run_cgroup_oom_killed(cg);
