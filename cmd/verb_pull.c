@@ -98,9 +98,14 @@ static int run_pull(struct cli *cli, const struct verb *self, int argc, char **a
         case 'q':
             quiet = true;
             break;
-        case OPT_PLATFORM:
+        case OPT_PLATFORM: {
+            const char *slash = strchr(optarg, '/');
+            if (!slash || slash == optarg || !slash[1] || slash[1] == '/')
+                return cli_usage_error(self, "--platform takes OS/ARCH[/VARIANT], not `%s`",
+                                       optarg);
             platform = optarg;
             break;
+        }
         case OPT_TLS:
             if (reg_parse_bool(optarg, &o.tls_verify) < 0)
                 return cli_usage_error(self, "--tls-verify takes true or false, not `%s`",

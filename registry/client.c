@@ -731,6 +731,15 @@ static int ping(struct reg_client *c, struct error *err)
     reg_conn_free(conn);
     if (r < 0) {
         reg_response_clear(&resp);
+        if (c->opts.tls_verify &&
+            (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION)) {
+            char cause[sizeof err->msg];
+            snprintf(cause, sizeof cause, "%s", err->msg);
+            error_set(err, EPROTO,
+                      "%.900s (a registry with its own CA: --cert-dir; "
+                      "plain http: --tls-verify=false)",
+                      cause);
+        }
         return error_prefix(err, "contact registry `%s`", c->registry);
     }
     if (resp.status == 401 && resp.www_authenticate) {

@@ -84,6 +84,80 @@ else
     skip "skopeo is not installed"
 fi
 
+# a multi-platform index: pull picks this host's platform, or --platform's
+if command -v skopeo >/dev/null; then
+    mkdir -p "$T/multi/blobs/sha256"
+    cp "$STRATA_ROOT"/blobs/sha256/* "$T/multi/blobs/sha256/"
+    arm=$("$PYTHON" - "$T/multi" "$src_digest" <<'PY'
+import hashlib, json, os, sys
+root, digest = sys.argv[1], sys.argv[2]
+def put(obj):
+    data = json.dumps(obj, separators=(",", ":")).encode()
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    open(os.path.join(root, "blobs/sha256", d[7:]), "wb").write(data)
+    return d, len(data)
+def get(d):
+    return json.load(open(os.path.join(root, "blobs/sha256", d[7:])))
+amd = get(digest)
+cfg = get(amd["config"]["digest"])
+cfg["architecture"], cfg["variant"] = "arm64", "v8"
+cd, cl = put(cfg)
+arm = dict(amd, config=dict(amd["config"], digest=cd, size=cl))
+ad, al = put(arm)
+amd_size = os.path.getsize(os.path.join(root, "blobs/sha256", digest[7:]))
+mt = "application/vnd.oci.image.manifest.v1+json"
+idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+    {"mediaType": mt, "digest": digest, "size": amd_size, "platform": {"os": "linux", "architecture": "amd64"}},
+    {"mediaType": mt, "digest": ad, "size": al, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}]}
+xd, xl = put(idx)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": idx["mediaType"], "digest": xd, "size": xl,
+    "annotations": {"org.opencontainers.image.ref.name": "multi"}}]}, open(os.path.join(root, "index.json"), "w"))
+open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+print(ad)
+PY
+)
+    run skopeo copy --all --dest-tls-verify=false "oci:$T/multi:multi" "docker://$REG/test/multi:1"
+    is "$rc" 0 "skopeo pushes a two-platform index"
+    [ "$rc" -eq 0 ] || diag "$out"
+    if [ "$(uname -m)" = x86_64 ]; then
+        run env STRATA_ROOT="$T/store6" "$STRATA" pull -q --tls-verify=false "$REG/test/multi:1"
+        is "$out" "$src_digest" "from an index, pull takes linux/amd64 on this host"
+    else
+        skip "not an x86-64 host"
+    fi
+    run env STRATA_ROOT="$T/store6" "$STRATA" pull -q --platform linux/arm64/v8 --tls-verify=false "$REG/test/multi:1"
+    is "$out" "$arm" "--platform linux/arm64/v8 takes the arm64 manifest"
+    run env STRATA_ROOT="$T/store6" "$STRATA" pull --platform linux/s390x --tls-verify=false "$REG/test/multi:1"
+    ok $((rc == 0)) "a platform the index lacks is an error"
+    like "$out" 'linux/amd64, linux/arm64/v8' "that lists the platforms there are"
+else
+    skip "skopeo is not installed"
+fi
+
+# a pulled image runs
+run env STRATA_ROOT="$store2" "$STRATA" run --rm "$REG/test/bb:v1" /bin/busybox echo pulled-and-running
+if [ "$rc" -eq 0 ]; then
+    is "$out" "pulled-and-running" "the pulled image runs with strata run"
+elif printf '%s' "$out" | grep -q 'not built in yet'; then
+    skip "strata run cannot run layered images yet: $out"
+else
+    like "$out" 'pulled-and-running' "the pulled image runs with strata run"
+fi
+
+# progress: bars on a terminal, plain lines otherwise
+if command -v script >/dev/null; then
+    run script -qec "env STRATA_ROOT='$T/store7' '$STRATA' pull --tls-verify=false '$REG/test/bb:v1'" /dev/null
+    is "$rc" 0 "pull on a terminal"
+    like "$out" "$(printf '\033')\\[2K.*\\[=+" "a terminal gets redrawn progress bars"
+else
+    skip "script(1) is not installed"
+fi
+run env STRATA_ROOT="$T/store8" "$STRATA" pull --tls-verify=false "$REG/test/bb:v1"
+ok $(printf '%s' "$out" | grep -q "$(printf '\033')"; [ $? -ne 0 ]; echo $?) "a pipe gets no escape sequences"
+like "$out" 'Copying blob [0-9a-f]{12} done' "a pipe gets one line per finished blob"
+run env STRATA_ROOT="$T/store9" "$STRATA" pull -q --tls-verify=false "$REG/test/bb:v1"
+is "$out" "$src_digest" "-q prints the digest alone"
+
 run "$STRATA" pull --tls-verify=false "$REG/test/nothere:v1"
 ok $((rc == 0)) "pulling a missing repository fails"
 like "$out" 'nothere' "the error names it"

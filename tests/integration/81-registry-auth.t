@@ -59,6 +59,22 @@ ok $((rc == 0)) "logout twice says it was not logged in"
 run env STRATA_ROOT="$T/store3" "$STRATA" pull -q --tls-verify=false --creds "alice:s3cret pass" "$REG/secure/bb:v1"
 is "$rc" 0 "--creds works without a stored login"
 
+# rootless: the default auth file is podman's $XDG_RUNTIME_DIR/containers/auth.json
+if is_root; then
+    run as_user env -u REGISTRY_AUTH_FILE "$STRATA" login --tls-verify=false -u alice -p "s3cret pass" "$REG"
+    is "$rc" 0 "rootless login"
+    [ "$rc" -eq 0 ] || diag "$out"
+    uf=$T/home/run/containers/auth.json
+    is "$(stat -c '%u %a' "$uf" 2>/dev/null)" "$TEST_UID 600" "it writes \$XDG_RUNTIME_DIR/containers/auth.json, 0600, owned by the user"
+    run as_user env -u REGISTRY_AUTH_FILE "$STRATA" pull -q --tls-verify=false "$REG/secure/bb:v1"
+    is "$rc" 0 "rootless pull with the stored login"
+    is "$out" "$(manifest_digest "$STRATA_ROOT" bb:latest)" "into the user's own store"
+    run as_user env -u REGISTRY_AUTH_FILE "$STRATA" logout "$REG"
+    is "$rc" 0 "rootless logout"
+else
+    skip "rootless login: needs root to switch to uid $TEST_UID"
+fi
+
 # bearer tokens: a fake registry whose realm hands out a token for basic creds
 start_fake_registry "$STRATA_ROOT" --bearer bob:tokenpw || skip_all "fake registry did not start"
 run env STRATA_ROOT="$T/store4" "$STRATA" pull --tls-verify=false "$FAKE/any/bb:latest"
