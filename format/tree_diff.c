@@ -57,12 +57,11 @@ void fmt_tree_clear(struct fmt_tree *t)
     memset(t, 0, sizeof *t);
 }
 
-static const struct fmt_layer_entry *sort_base;
-
-static int cmp_entry_idx(const void *pa, const void *pb)
+static int cmp_entry_idx(const void *pa, const void *pb, void *base)
 {
+    const struct fmt_layer_entry *entries = base;
     uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
-    int c = fmt_path_cmp(sort_base[a].path, sort_base[b].path);
+    int c = fmt_path_cmp(entries[a].path, entries[b].path);
     if (c)
         return c;
     return a < b ? -1 : a > b;
@@ -161,8 +160,7 @@ void fmt_tree_apply(struct fmt_tree *t, const struct fmt_layer_index *ix, uint32
     cleanup_free uint32_t *order = xcalloc(n ? n : 1, sizeof *order);
     for (size_t i = 0; i < n; i++)
         order[i] = (uint32_t)i;
-    sort_base = ix->entries;
-    qsort(order, n, sizeof *order, cmp_entry_idx);
+    qsort_r(order, n, sizeof *order, cmp_entry_idx, ix->entries);
 
     /* split: removals (applied to lower layers only) and entries */
     cleanup_free const char **wh = xcalloc(n ? n : 1, sizeof *wh);
