@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -497,13 +498,29 @@ static int finish_dirs(struct unpacker *u)
     return 0;
 }
 
+/* Real root: euid 0 in the initial user namespace (all ids mapped).  Root
+ * inside a user namespace cannot chown to unmapped ids, so it unpacks the
+ * rootless way. */
+static bool can_chown_anything(void)
+{
+    if (geteuid() != 0)
+        return false;
+    cleanup_fclose FILE *f = fopen("/proc/self/uid_map", "re");
+    unsigned long inside, outside, count;
+    if (!f)
+        return true; /* no /proc: assume the initial namespace */
+    if (fscanf(f, "%lu %lu %lu", &inside, &outside, &count) != 3)
+        return false;
+    return inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
 int fmt_layer_unpack(fmt_source_fn source, void *source_ctx, const char *what,
                      int target_dirfd, const struct fmt_layer_unpack_opts *o,
                      char diff_id[FMT_DIGEST_MAX], struct error *err)
 {
     struct unpacker u = {
         .root = target_dirfd,
-        .rootless = o && o->rootless >= 0 ? o->rootless != 0 : geteuid() != 0,
+        .rootless = o && o->rootless >= 0 ? o->rootless != 0 : !can_chown_anything(),
         .what = what,
         .err = err,
         .cached_fd = -1,

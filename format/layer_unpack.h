@@ -16,7 +16,10 @@
  * the type and numbers of device nodes (which become empty regular files),
  * are kept in user.containers.override_stat (override_stat.h).  Fifos stay
  * fifos (they cannot carry user xattrs; their owner is lost), symlinks keep
- * the caller as owner, only user.* xattrs can be kept. */
+ * the caller as owner, only user.* xattrs can be kept.
+ * xattrs are set on regular files and directories only (symlinks and
+ * device nodes carry none, in either mode); security.selinux and the
+ * union's own xattrs (whiteout.h) in a layer are ignored. */
 #ifndef STRATA_FORMAT_LAYER_UNPACK_H
 #define STRATA_FORMAT_LAYER_UNPACK_H
 
@@ -25,7 +28,9 @@
 #include "format/digest.h"
 
 struct fmt_layer_unpack_opts {
-    int rootless;                 /* -1: decide from geteuid(); 0: root; 1: rootless */
+    /* -1: rootless unless this is real root (euid 0 with the whole uid range
+     * mapped, i.e. not root in a user namespace); 0: root; 1: rootless */
+    int rootless;
     const char *expected_diff_id; /* when set, a different diff_id is an error */
 };
 

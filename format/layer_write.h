@@ -4,8 +4,9 @@
  *
  * The tar is reproducible: entries sorted by name (byte order, depth
  * first), numeric uid/gid only, whole-second mtimes, no atime/ctime,
- * xattrs sorted by name (security.selinux and the union's own xattrs
- * left out), hard links by dev/ino, overlay whiteouts converted to
+ * xattrs of regular files and directories sorted by name (security.selinux
+ * and the union's own xattrs left out; symlinks and devices carry none),
+ * sockets skipped, hard links by dev/ino, overlay whiteouts converted to
  * `.wh.` files (see whiteout.h).  With a SOURCE_DATE_EPOCH, mtimes later
  * than it are clamped to it, so copies of a tree made at different times
  * give identical digests. */
