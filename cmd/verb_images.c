@@ -11,6 +11,7 @@
 #include "format/config.h"
 #include "format/image.h"
 #include "format/index.h"
+#include "format/ref.h"
 
 struct row {
     char *repo, *tag, *id, *created, *size;
@@ -44,8 +45,21 @@ static int run_images(struct cli *cli, const struct verb *v, int argc, char **ar
     }
     if (strcmp(format, "table") && strcmp(format, "json"))
         return cli_usage_error(v, "unknown format `%s` (table or json)", format);
-    if (optind < argc)
-        return cli_usage_error(v, "unexpected argument `%s`", argv[optind]);
+    if (argc - optind > 1)
+        return cli_usage_error(v, "unexpected argument `%s`", argv[optind + 1]);
+    /* REPOSITORY[:TAG] filter, compared in normalised form */
+    cleanup_free char *want_repo = NULL, *want_tag = NULL;
+    if (optind < argc) {
+        struct error perr = {0};
+        struct fmt_ref r;
+        if (fmt_ref_parse(argv[optind], &r, &perr) < 0)
+            return cli_fail(v, &perr);
+        want_repo = xstrdup(r.name);
+        const char *slash = strrchr(argv[optind], '/');
+        if (strchr(slash ? slash : argv[optind], ':'))
+            want_tag = xstrdup(r.tag ? r.tag : "");
+        fmt_ref_clear(&r);
+    }
 
     struct fmt_store *s = imgutil_open_store(cli, v);
     if (!s)
@@ -61,6 +75,15 @@ static int run_images(struct cli *cli, const struct verb *v, int argc, char **ar
     struct row *rows = xcalloc(idx.n + 1, sizeof *rows);
     size_t nrows = 0;
     for (size_t i = 0; i < idx.n; i++) {
+        if (want_repo) {
+            char *rn, *rt;
+            imgutil_split_ref(idx.entries[i].ref, &rn, &rt);
+            bool match = !strcmp(rn, want_repo) && (!want_tag || !strcmp(rt, want_tag));
+            free(rn);
+            free(rt);
+            if (!match)
+                continue;
+        }
         struct fmt_image *img = NULL;
         if (fmt_image_from_descriptor(s, &idx.entries[i].desc, &img, &err) < 0) {
             fprintf(stderr, "strata images: %s\n", err.msg);
@@ -121,12 +144,13 @@ static int run_images(struct cli *cli, const struct verb *v, int argc, char **ar
 }
 
 STRATA_VERB(images, "images", "list the images in the store",
-            "usage: strata images [--format table|json] [--no-trunc] [-q]\n"
+            "usage: strata images [--format table|json] [--no-trunc] [-q] [REPOSITORY[:TAG]]\n"
             "\n"
             "List the images in the store, one row per tag (untagged images show\n"
             "<none>): REPOSITORY TAG IMAGE ID CREATED SIZE.  IMAGE ID is the config\n"
             "digest (as docker and podman show it); SIZE is what the image's blobs\n"
-            "occupy in the store (compressed layers, config and manifest).\n"
+            "occupy in the store (compressed layers, config and manifest).  With\n"
+            "REPOSITORY[:TAG], only the matching rows.\n"
             "\n"
             "  --format table|json   aligned table (default) or a JSON array\n"
             "  --no-trunc            full image ids\n"

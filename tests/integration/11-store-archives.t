@@ -45,6 +45,30 @@ is "$(STRATA_ROOT="$T/s4" "$STRATA" inspect -f .Id busybox)" "$id" "legacy docke
 is "$(STRATA_ROOT="$T/s4" "$STRATA" inspect -f .RootFS.diff_ids.0 busybox)" \
    "$("$STRATA" inspect -f .RootFS.diff_ids.0 busybox)" "and the diff_id"
 
+# Docker 25+ writes ref.name as the bare tag and the full name in
+# io.containerd.image.name; an archive without manifest.json RepoTags
+# still gets the full name
+mkdir -p "$T/d25" && tar -C "$T/d25" -xf "$T/both.tar"
+python3 - "$T/d25" <<'PY'
+import json, sys
+d = sys.argv[1]
+idx = json.load(open(d + "/index.json"))
+idx["manifests"][0]["annotations"] = {"org.opencontainers.image.ref.name": "latest",
+    "io.containerd.image.name": "docker.io/library/busybox:latest"}
+json.dump(idx, open(d + "/index.json", "w"))
+m = json.load(open(d + "/manifest.json"))
+m[0]["RepoTags"] = []
+json.dump(m, open(d + "/manifest.json", "w"))
+PY
+tar -C "$T/d25" -cf "$T/d25.tar" .
+run env STRATA_ROOT="$T/s9" "$STRATA" load -i "$T/d25.tar"
+like "$out" 'Loaded image: docker.io/library/busybox:latest' "a Docker 25 style archive loads under its containerd name"
+is "$(STRATA_ROOT="$T/s9" "$STRATA" inspect -f .Digest docker.io/library/busybox)" "$digest" \
+   "with the same digest"
+
+run "$STRATA" images -q busybox:latest
+is "$out" "$(echo "$id" | cut -c8-19)" "images REPOSITORY:TAG filters"
+
 # the same round trip for an image made by `strata import` (gzip'd layer)
 if "$STRATA" import --help >/dev/null 2>&1; then
     "$STRATA" import "$T/bb.tar" imported:1 >/dev/null
