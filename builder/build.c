@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -267,6 +269,47 @@ static int finish_layer_step(struct build *b, struct stage_state *s, const char 
     return 0;
 }
 
+#ifdef HAVE_UNIONFS
+/* Does any directory of the upper carry unionfs's redirect xattr?  Only
+ * directories are looked at: the upper holds just what RUN changed.
+ * 1 yes, 0 no, -1 unreadable. */
+static int has_redirect_at(int dfd, int depth)
+{
+    if (fgetxattr(dfd, UFS_XATTR_REDIRECT, NULL, 0) >= 0)
+        return 1;
+    if (depth > 256)
+        return -1;
+    int fd = dup(dfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d))) {
+        if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        int c = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (c < 0) {
+            rc = -1;
+            break;
+        }
+        rc = has_redirect_at(c, depth + 1);
+        close(c);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int has_redirect(const char *upper)
+{
+    cleanup_close int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -1 : has_redirect_at(fd, 0);
+}
+#endif
+
 static int step_run(struct build *b, struct stage_state *s, const struct bld_instr *in,
                     struct error *err)
 {
@@ -350,8 +393,14 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
 #ifdef HAVE_UNIONFS
     struct ufs_options uo = {.lowers = (const char **)lowers, .n_lowers = n_lowers, .upper = upper,
                              .work = work, .rootless_override = b->rootless};
-    if (ufs_upper_flatten(&uo, err) < 0)
-        return bld_instr_prefix(err, b->file, in);
+    if (ufs_upper_flatten(&uo, err) < 0) {
+        /* an unionfs without flattening yet: fine unless RUN renamed a
+         * lower directory (its upper then holds a redirect) */
+        int has = err->code == ENOSYS ? has_redirect(upper) : 1;
+        if (has != 0)
+            return bld_instr_prefix(err, b->file, in);
+        error_clear(err);
+    }
 #else
     (void)n_lowers;
 #endif
@@ -676,23 +725,11 @@ static int run_stage(struct build *b, size_t si, struct error *err)
         } else if (!strcmp(in->cmd, "workdir")) {
             rc = step_workdir(b, s, in, err);
         } else if (!strcmp(in->cmd, "arg")) {
-            /* the key covers the values, so a different --build-arg rebuilds */
+            /* Not part of the key chain: as Docker does, a new value misses
+             * at its first use (every RUN, whose key has the ARG values,
+             * and any instruction that expands it), not at the ARG line. */
             rc = bld_args_declare(&b->plan->args, f, in, &sc, false, &s->args, err);
             if (rc == 0) {
-                size_t cap = 8;
-                for (size_t k = 0; k < s->args.n; k++)
-                    cap += strlen(s->args.names[k]) + (s->args.values[k] ? strlen(s->args.values[k]) : 0) + 3;
-                cleanup_free char *cb = xmalloc(cap);
-                strcpy(cb, "ARG");
-                for (size_t k = 0; k < s->args.n; k++) {
-                    strcat(cb, " ");
-                    strcat(cb, s->args.names[k]);
-                    if (s->args.values[k]) {
-                        strcat(cb, "=");
-                        strcat(cb, s->args.values[k]);
-                    }
-                }
-                bld_cache_key(s->key, cb, NULL, s->key);
                 cleanup_free char *hist = xasprintf("ARG %s", in->args);
                 history(b, s, hist, true);
             }
