@@ -29,7 +29,8 @@ static const char usage[] =
     "      --creds USER:PASS   credentials (default: from the auth file)\n"
     "      --authfile FILE     auth.json to read credentials from\n"
     "      --mount-from REPO   mount blobs from this repository of the same\n"
-    "                          registry instead of uploading them\n"
+    "                          registry instead of uploading them (default:\n"
+    "                          the repository IMAGE was pulled from, if any)\n"
     "      --chunk-size SIZE   upload in PATCH chunks of SIZE (e.g. 8M)\n"
     "                          instead of one PUT per blob\n"
     "      --parallel N        blobs transferred at once (default 3)\n"
@@ -135,11 +136,22 @@ static int run_push(struct cli *cli, const struct verb *self, int argc, char **a
     int status = 0;
     struct reg_push_result res;
     cleanup_free char *name = NULL;
+    cleanup_free char *auto_mount = NULL;
     if (fmt_store_open(cli->root, &s, &err) < 0 || fmt_image_resolve(s, image, &img, &err) < 0 ||
         reg_client_new(ref.registry, &o, &client, &err) < 0) {
         status = cli_fail(self, &err);
         goto out;
     }
+    /* An image pulled from this registry under another repository: ask
+     * the registry to mount its blobs from there (it uploads them when
+     * the mount is refused). */
+    struct reg_ref origin = {0};
+    struct error ignored = {0};
+    if (!mount_from && img->ref && strchr(img->ref, '/') &&
+        reg_ref_parse(img->ref, &origin, &ignored) == 0 &&
+        !strcmp(origin.registry, ref.registry) && strcmp(origin.repository, ref.repository))
+        mount_from = auto_mount = xstrdup(origin.repository);
+    reg_ref_clear(&origin);
     name = reg_ref_format(&ref);
     if (!quiet)
         printf("Pushing %s to %s\n", image, name);

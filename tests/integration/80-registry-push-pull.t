@@ -56,6 +56,11 @@ is "$rc" 0 "push with --mount-from"
 is "$(count_log '"PUT /v2/other/bb/blobs/uploads/')" 0 "mounted blobs are not uploaded"
 like "$out" '2 mounted' "both blobs were mounted"
 
+run env STRATA_ROOT="$store2" "$STRATA" push --tls-verify=false "$REG/test/bb:v1" "$REG/auto/bb:v1"
+is "$rc" 0 "push a pulled image to another repository of its registry"
+like "$out" '2 mounted' "its blobs are mounted from the repository it came from"
+is "$(count_log '"PUT /v2/auto/bb/blobs/uploads/')" 0 "nothing is uploaded"
+
 # tag listing
 "$STRATA" push -q --tls-verify=false bb:latest "$REG/test/bb:v2" >/dev/null
 run env STRATA_ROOT="$T/store4" "$STRATA" pull --all-tags --tls-verify=false "$REG/test/bb"
