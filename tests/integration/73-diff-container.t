@@ -89,6 +89,18 @@ else
         like "$out" 'D +[0-9]+B +/etc/group' "run: deleted file"
         like "$out" 'C +[0-9]+B +/etc/passwd' "run: changed file"
     fi
+    # rootless: the upper keeps owners in override xattrs; the diff is the same
+    export USER_STRATA_ROOT="$T/home/store"
+    chmod 0755 "$T" && chmod 0644 "$T/bb.tar"
+    as_user "$MK" bb:1 "$T/bb.tar" >/dev/null
+    out=$(as_user "$STRATA" run --name rl bb:1 sh -c 'echo hi > /tmp/x; rm /etc/group' 2>&1)
+    if [ $? -ne 0 ]; then
+        skip "rootless strata run failed here: $(printf '%s' "$out" | tail -1)"
+    else
+        out=$(as_user "$STRATA" diff rl 2>&1)
+        like "$out" 'A +3B +/tmp/x' "rootless run: written file added"
+        like "$out" 'D +[0-9]+B +/etc/group' "rootless run: deleted file"
+    fi
 fi
 
 done_testing
