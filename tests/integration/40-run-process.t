@@ -28,6 +28,11 @@ suite() {   # suite MODE: "root" or "user"
     is "$out" 1 "$m: the main process is PID 1"
     run r --init sh -c 'echo $$; cat /proc/1/comm'
     is "$(echo $out)" "2 strata-init" "$m: with --init a reaper is PID 1"
+    # the reaper is strata code: it must not hand the strata binary (or
+    # its memory) to the container (the /proc/PID/exe class of escape)
+    run r --init sh -c 'cat /proc/1/exe >/dev/null 2>&1 && echo readable; echo x 2>/dev/null >/proc/1/exe && echo writable; ls -l /proc/1/exe 2>&1'
+    ok $(! echo "$out" | grep -qE "readable|writable|strata"; echo $?) \
+        "$m: PID 1 (strata's reaper) is not dumpable: /proc/1/exe is closed"
     run r --init sh -c 'sleep 0.2 & exec sleep 0.5'
     is "$rc" 0 "$m: --init reaps and exits with the main process"
 
