@@ -23,7 +23,7 @@ suite() {
     m=$1
     if [ "$m" = user ]; then X=as_user; else X=; fi
     s() { $X "$STRATA" "$@"; }
-    at_cleanup "$X $STRATA rm -f ${m}_web ${m}_k9 ${m}_st >/dev/null 2>&1"
+    at_cleanup "$X $STRATA rm -f ${m}_web ${m}_k9 ${m}_st ${m}_f >/dev/null 2>&1"
 
     run s run -d --name ${m}_web --rootfs "$R" sh -c 'echo to-out; echo to-err >&2; exec sleep 30'
     is "$rc" 0 "$m: run -d succeeds"
@@ -99,7 +99,16 @@ suite() {
     like "$out" "Exited.*${m}_k9" "$m: ps -a shows it exited"
     run s inspect --format '{{.State.Running}}' ${m}_k9
     is "$out" false "$m: inspect agrees"
+    k9id=$(s inspect --format '{{.Id}}' ${m}_k9)
     s rm ${m}_k9 >/dev/null
+    ok $(ls -d /sys/fs/cgroup/*/strata/$k9id /sys/fs/cgroup/strata/$k9id 2>/dev/null | grep -q .; [ $? -ne 0 ]; echo $?) \
+        "$m: rm removes the cgroup its dead owner left"
+
+    # logs -f follows until the container ends
+    s run -d --name ${m}_f --rootfs "$R" sh -c 'echo one; sleep 0.5; echo two' >/dev/null
+    run s logs -f ${m}_f
+    is "$(echo $out)" "one two" "$m: logs -f follows to the end"
+    s rm ${m}_f >/dev/null
 
     run s run --rm --name ${m}_rm --rootfs "$R" true
     run s ps -a
