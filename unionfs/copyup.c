@@ -233,7 +233,7 @@ static int make_copy(struct ufs *fs, struct ufs_node *n, const struct stat *st, 
             r = copy_data(src, fd, st->st_size);
         if (!r)
             r = ufs_copy_meta(fs, src, fd, st, false, -1, NULL);
-        if (!r && !fs->o.volatile_mode && fsync(fd) < 0)
+        if (!r && fs->o.durable_copyup && !fs->o.volatile_mode && fsync(fd) < 0)
             r = errno;
     } else if (S_ISLNK(st->st_mode)) {
         char target[PATH_MAX + 1];

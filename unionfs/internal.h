@@ -135,6 +135,9 @@ void ufs_entry_release(struct ufs *fs, struct ufs_entry *e);
 /* Resolves name in dir node d.  Returns 0 (e->layer -1 if absent) or errno. */
 int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
                 struct ufs_entry *e);
+/* Entry for a name this mount just created in upper dir pup: only the
+ * upper matters, the lowers cannot show it (it was not visible before). */
+int ufs_resolve_new(struct ufs *fs, int pup, const char *name, struct ufs_entry *e);
 /* Turns a resolved entry into a node with a kernel reference. */
 int ufs_entry_to_node(struct ufs *fs, struct ufs_node *parent, const char *name,
                       struct ufs_entry *e, struct ufs_node **out);

@@ -18,7 +18,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: strata-unionfs [-f] [-d] -o lowerdir=A[:B...][,upperdir=U,workdir=W]"
                "[,volatile][,squash_to_root][,uidmapping=C:H:N][,gidmapping=C:H:N] [SOURCE] "
-               "MOUNTPOINT\n");
+               "MOUNTPOINT\n"
+               "       strata-unionfs --flatten -o lowerdir=...,upperdir=U,workdir=W\n");
 }
 
 /* As fuse-overlayfs: lowers unpacked rootless carry the override xattr on
@@ -33,7 +34,7 @@ static bool lowers_use_override(const struct ufs_options *o)
 
 int main(int argc, char **argv)
 {
-    bool foreground = false, debug = false;
+    bool foreground = false, debug = false, flatten = false;
     cleanup_free char *optstr = xstrdup("");
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
             foreground = true;
         } else if (!strcmp(a, "-d") || !strcmp(a, "--debug")) {
             debug = foreground = true;
+        } else if (!strcmp(a, "--flatten")) {
+            flatten = true;
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -65,11 +68,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (npos == 0) {
+    if (npos == 0 && !flatten) {
         usage(stderr);
         return 2;
     }
-    const char *mountpoint = pos[npos - 1]; /* mount.fuse3 passes SOURCE first */
+    const char *mountpoint = npos ? pos[npos - 1] : NULL; /* mount.fuse3 passes SOURCE first */
 
     struct ufs_options o = {0};
     struct ufs_parsed_options *storage = NULL;
@@ -78,6 +81,14 @@ int main(int argc, char **argv)
     int rc = 1;
     if (ufs_options_parse(optstr, &o, &storage, &err) < 0)
         goto fail;
+    if (flatten) {
+        /* --flatten -o lowerdir=...,upperdir=...,workdir=...: make an
+         * unmounted upper plain OCI (see ufs_upper_flatten) */
+        if (ufs_upper_flatten(&o, &err) < 0)
+            goto fail;
+        ufs_options_free(storage);
+        return 0;
+    }
     o.debug = debug;
     if (!o.rootless_override && lowers_use_override(&o))
         o.rootless_override = true;
@@ -97,7 +108,7 @@ int main(int argc, char **argv)
     struct fuse_loop_config *cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(cfg, 0);
     fuse_loop_cfg_set_max_threads(cfg, 16);
-    fuse_loop_cfg_set_idle_threads(cfg, 4);
+    fuse_loop_cfg_set_idle_threads(cfg, 10);
     rc = fuse_session_loop_mt(fs->se, cfg) ? 1 : 0;
     fuse_loop_cfg_destroy(cfg);
     fuse_remove_signal_handlers(fs->se);

@@ -10,6 +10,12 @@ void ufs_ops_file(struct fuse_lowlevel_ops *ops);
 
 int ufs_fill_entry(struct ufs *fs, struct ufs_node *n, struct fuse_entry_param *e);
 int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name);
+/* Replies with the entry of a name just created in p's upper dir pup. */
+int ufs_new_entry_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,
+                        const char *name);
+/* The node of a name just created (one kernel reference), or errno. */
+int ufs_new_node(struct ufs *fs, struct ufs_node *p, int pup, const char *name,
+                 struct ufs_node **out);
 int ufs_node_fd(struct ufs_node *n, bool *is_dir);
 /* Gives a just-created object the requesting process's ids (and, in
  * override mode, records ids/mode the real file cannot carry). */

@@ -172,6 +172,8 @@ int ufs_new_owner(fuse_req_t req, struct ufs *fs, int dirfd, const char *name, m
     uid_t hu = ufs_uid_to_host(fs, ctx->uid);
     gid_t hg = ufs_gid_to_host(fs, ctx->gid);
     bool is_link = S_ISLNK(mode);
+    if (hu == fs->euid && hg == fs->egid && !fs->o.rootless_override)
+        return 0; /* the common case: already right */
     if (is_link) {
         if (hu != fs->euid || hg != fs->egid)
             fchownat(dirfd, name, hu, hg, AT_SYMLINK_NOFOLLOW);
@@ -236,7 +238,7 @@ static int finish_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int
 {
     if (had_wh)
         ufs_unlink_whiteout(pup, name);
-    return ufs_lookup_reply(req, fs, p, name);
+    return ufs_new_entry_reply(req, fs, p, pup, name);
 }
 
 static int do_mkdir(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name,

@@ -56,6 +56,34 @@ int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
     return 0;
 }
 
+int ufs_new_node(struct ufs *fs, struct ufs_node *p, int pup, const char *name,
+                 struct ufs_node **out)
+{
+    struct ufs_entry ent;
+    int r = ufs_resolve_new(fs, pup, name, &ent);
+    if (!r)
+        ufs_entry_to_node(fs, p, name, &ent, out);
+    ufs_entry_release(fs, &ent);
+    return r;
+}
+
+int ufs_new_entry_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,
+                        const char *name)
+{
+    struct ufs_node *n;
+    int r = ufs_new_node(fs, p, pup, name, &n);
+    if (r)
+        return r;
+    struct fuse_entry_param e;
+    r = ufs_fill_entry(fs, n, &e);
+    if (r) {
+        ufs_node_forget(fs, n, 1);
+        return r;
+    }
+    fuse_reply_entry(req, &e);
+    return 0;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct ufs *fs = fuse_req_userdata(req);

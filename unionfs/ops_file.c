@@ -96,14 +96,8 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
         r = ufs_new_owner(req, fs, pup, name, S_IFREG | (mode & 07777), 0);
         if (!r && had_wh)
             ufs_unlink_whiteout(pup, name);
-        if (!r) {
-            r = ufs_resolve(fs, p, name, &ent);
-            if (!r && ent.layer < 0)
-                r = ENOENT;
-            if (!r)
-                ufs_entry_to_node(fs, p, name, &ent, &n);
-            ufs_entry_release(fs, &ent);
-        }
+        if (!r)
+            r = ufs_new_node(fs, p, pup, name, &n);
         if (r) {
             close(fd);
             return r;

@@ -91,6 +91,8 @@ int ufs_options_parse(const char *optstr, struct ufs_options *o,
             o->work = val;
         } else if (KEY("volatile") || (KEY("fsync") && val && !strcmp(val, "0"))) {
             o->volatile_mode = true;
+        } else if (KEY("durable_copyup") || (KEY("fsync") && val && !strcmp(val, "2"))) {
+            o->durable_copyup = true;
         } else if (KEY("squash_to_root")) {
             o->squash_to_root = true;
         } else if (KEY("uidmapping") && val) {

@@ -226,6 +226,31 @@ int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
     return 0;
 }
 
+int ufs_resolve_new(struct ufs *fs, int pup, const char *name, struct ufs_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->layer = -1;
+    e->fd = -1;
+    if (fstatat(pup, name, &e->st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno;
+    if (S_ISDIR(e->st.st_mode)) {
+        e->fd = open_dir_at(pup, name);
+        if (e->fd < 0)
+            return errno;
+        e->dfd = xmalloc(sizeof(int) * (size_t)fs->n_layers);
+        for (int j = 0; j < fs->n_layers; j++)
+            e->dfd[j] = -1;
+        e->dfd[0] = e->fd;
+    } else {
+        e->fd = openat(pup, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (e->fd < 0)
+            return errno;
+    }
+    e->layer = 0;
+    e->upper = true;
+    return 0;
+}
+
 static char *child_lpath(struct ufs_node *parent, const char *name)
 {
     if (!parent->lpath || !*parent->lpath)

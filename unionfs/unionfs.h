@@ -37,7 +37,7 @@ struct ufs_options {
     const char *upper;    /* NULL = read-only mount (EROFS on writes) */
     const char *work;     /* required with upper; same filesystem as upper */
     bool rootless_override; /* present/record user.containers.override_stat */
-    bool volatile_mode;   /* skip fsync (copy-up, fsync requests) */
+    bool volatile_mode;   /* skip fsync requests */
     bool squash_to_root;  /* every file appears owned by 0:0 */
     const struct ufs_idmap_range *uidmap; /* NULL = identity */
     size_t n_uidmap;
@@ -45,6 +45,11 @@ struct ufs_options {
     size_t n_gidmap;
     const char *fuse_opts; /* extra -o options for the kernel mount, or NULL */
     bool debug;            /* libfuse request tracing on stderr */
+    /* fsync every copy-up before it is renamed into place.  Without it a
+     * copy-up is still atomic against a crash of the daemon (kill -9), and
+     * as durable against power loss as the container's own fsync calls
+     * make it (fuse-overlayfs' behaviour); with it, as kernel overlayfs. */
+    bool durable_copyup;
 };
 
 struct ufs_mount;

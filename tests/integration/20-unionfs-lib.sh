@@ -33,6 +33,12 @@ ufs_umount() {
     fusermount3 -u "$1" 2>/dev/null || umount "$1" 2>/dev/null || fusermount3 -u -z "$1"
 }
 
+# ufs_view DIR: names, types, sizes and contents of a tree, to compare views
+ufs_view() {
+    (cd "$1" && find . ! -type d -printf '%p %y %s\n' -o -type d -printf '%p d\n' | LC_ALL=C sort &&
+        find . -type f -print0 | LC_ALL=C sort -z | xargs -0 md5sum)
+}
+
 # lower layers used by the battery; $1 = directory to build them in
 ufs_make_lowers() {
     d=$1
@@ -248,6 +254,17 @@ more" "$mode: remount: the hard-link set still shares the data"
     is "$(ls "$M" | grep -c '^\.wh\.')" 0 "$mode: remount: no whiteouts shown"
     test ! -e "$M/base.wh" && test ! -e "$M/keep"
     ok $? "$mode: remount: removed names stay removed"
+    view=$(ufs_view "$M")
+    ufs_umount "$M"
+
+    # flattened, the upper alone (as the top lower) shows the same tree
+    "$STRATA_UNIONFS" --flatten -o "$opts"
+    ok $? "$mode: flatten the upper (redirects become plain OCI)"
+    is "$(getfattr -R -d -m user.strata "$U" 2>/dev/null)" "" "$mode: no redirect xattrs left"
+    ufs_mount "$M" "lowerdir=$U:$L1:$L2"
+    after=$(ufs_view "$M")
+    is "$after" "$view" "$mode: flattened upper over the lowers shows the same tree" >"$T/view.tap"
+    head -1 "$T/view.tap"
     ufs_umount "$M"
     ufs_sanitizer_clean "$mode"
 }
