@@ -326,6 +326,14 @@ static int64_t clamp_mtime(const struct walker *w, const struct stat *st)
     return t;
 }
 
+/* ARCHIVE_WARN means written, with a remark: typically a name that is not
+ * valid in the (C) locale's charset, which pax then records as raw bytes
+ * with hdrcharset=BINARY.  File names are bytes; that is what we want. */
+static bool header_ok(int r)
+{
+    return r == ARCHIVE_OK || r == ARCHIVE_WARN;
+}
+
 static int archive_fail(struct walker *w, const char *path)
 {
     if (w->chain->failed)
@@ -417,7 +425,7 @@ static int emit(struct walker *w, int dfd, const char *prefix, struct dent *d)
         archive_entry_set_perm(e, 0600);
         archive_entry_set_size(e, 0);
         archive_entry_set_mtime(e, clamp_mtime(w, &st), 0);
-        if (archive_write_header(w->a, e) != ARCHIVE_OK)
+        if (!header_ok(archive_write_header(w->a, e)))
             return archive_fail(w, path);
         return 0;
     }
@@ -469,7 +477,7 @@ static int emit(struct walker *w, int dfd, const char *prefix, struct dent *d)
             const char *first = link_lookup_or_add(&w->links, st.st_dev, st.st_ino, path);
             if (first) {
                 archive_entry_set_hardlink(e, first);
-                if (archive_write_header(w->a, e) != ARCHIVE_OK)
+                if (!header_ok(archive_write_header(w->a, e)))
                     return archive_fail(w, path);
                 return 0;
             }
@@ -491,7 +499,7 @@ static int emit(struct walker *w, int dfd, const char *prefix, struct dent *d)
     }
     if (fd >= 0 && add_xattrs(w, fd, path) < 0)
         return -1;
-    if (archive_write_header(w->a, e) != ARCHIVE_OK)
+    if (!header_ok(archive_write_header(w->a, e)))
         return archive_fail(w, path);
     if (has_data && copy_data(w, fd, st.st_size, path) < 0)
         return -1;
@@ -615,7 +623,7 @@ static int emit_root(struct walker *w, int dfd)
     archive_entry_set_mtime(w->e, clamp_mtime(w, &st), 0);
     if (add_xattrs(w, dfd, ".") < 0)
         return -1;
-    if (archive_write_header(w->a, w->e) != ARCHIVE_OK)
+    if (!header_ok(archive_write_header(w->a, w->e)))
         return archive_fail(w, "./");
     return 0;
 }

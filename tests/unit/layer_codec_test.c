@@ -483,6 +483,31 @@ static void test_whiteouts(void)
     close(t);
 }
 
+/* File names are bytes: UTF-8 and not-UTF-8 names survive write → unpack. */
+static void test_odd_names(void)
+{
+    int t = subdir("names"), u = subdir("names-out");
+    const char *names[] = {"caf\xc3\xa9", "bad\xe9name", "sp ace", "new\nline",
+                           "long-component-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        write_file(t, names[i], names[i], 0644);
+    struct fmt_layer_info info;
+    struct membuf m = {0};
+    struct error err = {0};
+    int r = write_layer(t, FMT_COMPRESSION_GZIP, -1, false, &info, &m);
+    tap_is_int(r, 0, "write a tree with non-ASCII, non-UTF-8 and long names");
+    unpack_buf(&m, u, -1, NULL, &err, &r);
+    tap_is_int(r, 0, "unpack it");
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        cleanup_free char *c = read_text(u, names[i]);
+        tap_ok(c && !strcmp(c, names[i]), "name %zu round-trips byte for byte", i);
+    }
+    membuf_free(&m);
+    close(t);
+    close(u);
+}
+
 static int failing_sink(void *ctx, const void *buf, size_t len, struct error *err)
 {
     size_t *left = ctx;
@@ -623,6 +648,7 @@ int main(void)
     test_roundtrip_rootless();
     test_whiteouts();
     test_sink_failure();
+    test_odd_names();
     test_recompress_and_cache();
     struct error err = {0};
     close(sfd);
