@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <seccomp.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +64,9 @@ struct run_procview {
     struct pv_handle *handles; /* only the serving thread touches it, stop after join */
     pthread_t thread;
     bool thread_started;
+    char *dir;
+    bool own_mount; /* mounted by mount(2) here (else by fusermount3 via libfuse) */
+    bool detached;
     int stop_fd;            /* eventfd: wakes the thread (stop, or a new notify_fd) */
     atomic_bool stopping;
     atomic_int notify_fd;   /* seccomp listener for sysinfo, -1 none */
@@ -517,6 +522,37 @@ int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *er
     return 0;
 }
 
+/* mount(2) ourselves when allowed (root, or root of a user namespace that
+ * owns our mount namespace) and give libfuse the fd as /dev/fd/N: cheaper
+ * than fusermount3, and the unmount (or a lazy detach) stays ours.  -1
+ * with errno EPERM means "use fusermount3". */
+static int mount_direct(struct run_procview *pv, const char *dir, bool allow_other)
+{
+    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char opts[160];
+    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=%u,group_id=%u%s", fd,
+             (unsigned)geteuid(), (unsigned)getegid(), allow_other ? ",allow_other" : "");
+    if (mount("strata-procview", dir, "fuse.procview", MS_NOSUID | MS_NODEV | MS_RDONLY,
+              opts) < 0) {
+        int e = errno == EACCES ? EPERM : errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    char devfd[32];
+    snprintf(devfd, sizeof devfd, "/dev/fd/%d", fd);
+    if (fuse_session_mount(pv->se, devfd) != 0) {
+        umount2(dir, MNT_DETACH);
+        close(fd);
+        errno = EIO;
+        return -1;
+    }
+    pv->own_mount = true;
+    return 0;
+}
+
 static bool user_allow_other(void)
 {
     cleanup_free char *conf = read_host("/etc/fuse.conf");
@@ -534,6 +570,7 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
     struct run_procview *pv = xzalloc(sizeof(*pv));
     pv->cg = cg;
     pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
+    pv->dir = xstrdup(dir);
     pv->start = boottime();
     pv->stop_fd = -1;
     atomic_init(&pv->stopping, false);
@@ -551,13 +588,21 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
                           : "fsname=strata-procview,subtype=procview",
                     NULL};
     struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+    int r;
     pv->se = fuse_session_new(&args, &pv_ops, sizeof pv_ops, pv);
     fuse_opt_free_args(&args);
     if (!pv->se) {
         error_set(err, EIO, "proc view: cannot create a FUSE session");
         goto fail;
     }
-    if (fuse_session_mount(pv->se, dir) != 0) {
+    r = mount_direct(pv, dir, other);
+    if (r < 0 && errno != EPERM) {
+        error_errno(err, "proc view: mount FUSE on `%s`", dir);
+        fuse_session_destroy(pv->se);
+        pv->se = NULL;
+        goto fail;
+    }
+    if (r < 0 && fuse_session_mount(pv->se, dir) != 0) {
         error_set(err, EIO,
                   "proc view: cannot mount FUSE on `%s` (needs /dev/fuse and CAP_SYS_ADMIN "
                   "or fusermount3)",
@@ -576,7 +621,7 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&pv->thread, NULL, pv_thread, pv);
+    r = pthread_create(&pv->thread, NULL, pv_thread, pv);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         error_code(err, r, "proc view: start the server thread");
@@ -604,8 +649,11 @@ void run_procview_stop(struct run_procview *pv)
         pthread_join(pv->thread, NULL);
     }
     if (pv->se) {
-        fuse_session_unmount(pv->se);
-        fuse_session_destroy(pv->se);
+        if (pv->own_mount && !pv->detached)
+            umount2(pv->dir, MNT_DETACH);
+        else if (!pv->own_mount)
+            fuse_session_unmount(pv->se); /* fusermount3 -u (quiet) */
+        fuse_session_destroy(pv->se);   /* closes the /dev/fuse fd */
     }
     while (pv->handles)
         handle_free(pv, pv->handles);
@@ -615,7 +663,33 @@ void run_procview_stop(struct run_procview *pv)
     if (pv->stop_fd >= 0)
         close(pv->stop_fd);
     pthread_mutex_destroy(&pv->lock);
+    free(pv->dir);
     free(pv);
+}
+
+int run_procview_detach(struct run_procview *pv, struct error *err)
+{
+    if (!pv || pv->detached)
+        return 0;
+    if (pv->own_mount) {
+        if (umount2(pv->dir, MNT_DETACH) < 0)
+            return error_errno(err, "detach the proc view `%s`", pv->dir);
+    } else {
+        /* mounted through fusermount3: it unmounts for us (-z: lazily) */
+        char *argv[] = {"fusermount3", "-u", "-z", "-q", pv->dir, NULL};
+        pid_t pid;
+        int r = posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ);
+        if (r != 0)
+            return error_code(err, r, "detach the proc view `%s`: run fusermount3", pv->dir);
+        int st;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+            ;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            return error_set(err, EIO, "detach the proc view `%s`: fusermount3 -uz failed",
+                             pv->dir);
+    }
+    pv->detached = true;
+    return 0;
 }
 
 int run_procview_bind(const char *dir, const char *rootfs, struct error *err)

@@ -8,6 +8,8 @@
  * Usage by the runtime:
  *   run_procview_start(cg, &lim, "<container dir>/procview", &pv, &err);
  *       -- before the container's mount namespace is made, so it sees the mount
+ *   run_procview_detach(pv, &err);
+ *       -- once that namespace exists: no host mount survives a killed caller
  *   ... in the child, after mounting the new root's /proc and /sys:
  *   run_procview_bind("<container dir>/procview", "<new root>", &err);
  *   ... after the container is gone, before run_cgroup_destroy:
@@ -36,8 +38,14 @@ extern const struct run_procview_target run_procview_targets[];
  * outlive the view; lim may be NULL. */
 int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim,
                        const char *dir, struct run_procview **out, struct error *err);
-/* Stops the thread, unmounts and frees.  NULL is fine. */
+/* Stops the thread, unmounts (unless detached) and frees.  NULL is fine. */
 void run_procview_stop(struct run_procview *pv);
+
+/* Lazily unmounts the view from the caller's mount namespace once the
+ * container's namespace holds its own copy (after the helper's unshare):
+ * the view goes on serving the container through that copy, and nothing
+ * is left mounted under dir if the caller is killed. */
+int run_procview_detach(struct run_procview *pv, struct error *err);
 
 /* Bind-mounts every view file in dir over its target under rootfs (targets
  * missing in rootfs are skipped).  For the container's mount namespace. */

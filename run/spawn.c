@@ -542,6 +542,11 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         error_set(err, EPROTO, "the runtime helper sent no container pid");
         goto fail;
     }
+    /* the helper has copied the mount namespace (it unshares first): the
+     * /proc view's host mount is no longer needed and must not outlive a
+     * killed caller */
+    if (pv && run_procview_detach(pv, err) < 0)
+        goto fail;
     pidfd = run_pidfd_open(g_pid);
     if (pidfd < 0) {
         error_errno(err, "pidfd_open %d", (int)g_pid);
