@@ -108,9 +108,34 @@ like "$out" "${cfg#sha256:}" "inspect names the corrupt config blob"
 run "$STRATA" fsck
 like "$out" "broken: .*${cfg#sha256:}" "fsck names the corrupt config"
 
+# prune of layers really unpacked by `strata run`, as root and rootless
+prune_unpacked() {   # prune_unpacked STORE LABEL (runs via $AS)
+    $AS env STRATA_ROOT="$1" "$MK" "$1" "$T/bb-user.tar" pl >/dev/null
+    if ! $AS env STRATA_ROOT="$1" timeout 120 "$STRATA" run --rm pl true >/dev/null 2>&1; then
+        skip "$2: strata run cannot run here"
+        return
+    fi
+    ok $([ -d "$1/layers/${layer#sha256:}" ]; echo $?) "$2: run unpacked the layer"
+    $AS env STRATA_ROOT="$1" "$STRATA" prune >/dev/null
+    ok $([ -d "$1/layers/${layer#sha256:}" ]; echo $?) "$2: prune keeps a tagged image's layer"
+    $AS env STRATA_ROOT="$1" "$STRATA" rmi pl >/dev/null
+    run $AS env STRATA_ROOT="$1" "$STRATA" prune
+    like "$out" '1 unpacked layers' "$2: prune removes the unpacked layer once untagged"
+    ok $([ ! -e "$1/layers/${layer#sha256:}" ]; echo $?) "$2: and it is gone"
+}
+cp "$T/bb.tar" "$T/bb-user.tar" && chmod 0644 "$T/bb-user.tar"
+if "$STRATA" run --help >/dev/null 2>&1; then
+    AS= prune_unpacked "$T/prune-root" root
+    if is_root; then
+        mkdir -p "$T/home" && chown "$TEST_UID:$TEST_GID" "$T/home"
+        AS=as_user prune_unpacked "$T/home/prune-user" rootless
+    fi
+else
+    skip "strata run not available"
+fi
+
 # rootless: the default store under $XDG_DATA_HOME, created 0700
 if is_root; then
-    cp "$T/bb.tar" "$T/bb-user.tar" && chmod 0644 "$T/bb-user.tar"
     mkdir -p "$T/home" && chown "$TEST_UID:$TEST_GID" "$T/home"
     run as_user env -u STRATA_ROOT "$MK" "$T/home/.local/share/strata" "$T/bb-user.tar" ubb
     is "$rc" 0 "an unprivileged user makes an image in the default rootless store"
