@@ -132,8 +132,7 @@ static int supervise(const struct verb *v, struct run_ctr *ctr, struct run_spec 
 
 /* -d: a monitor in its own session owns the container; the command waits
  * until it has started (or failed) and prints the id. */
-static int detach(const struct verb *v, struct run_ctr *ctr, struct run_spec *spec, bool rm,
-                  int *is_monitor)
+static int detach(const struct verb *v, struct run_ctr *ctr, struct run_spec *spec, bool rm)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -153,7 +152,6 @@ static int detach(const struct verb *v, struct run_ctr *ctr, struct run_spec *sp
         return 125;
     }
     if (pid == 0) {
-        *is_monitor = 1;
         close(p[0]);
         setsid();
         int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -356,7 +354,6 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         cleanup_free char *rootfs_abs = NULL;
         char *upper = NULL, *work = NULL, *hostname_default = NULL;
         json_t *icfg = NULL;
-        int is_monitor = 0;
         const char *image_name = o.rootfs ? NULL : argv[optind++];
 
         if (o.rootfs) {
@@ -491,7 +488,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
             store = NULL;
         }
         if (o.detach)
-            status = detach(v, ctr, &spec, o.rm, &is_monitor);
+            status = detach(v, ctr, &spec, o.rm);
         else
             status = supervise(v, ctr, &spec, o.rm, -1);
         goto done;
@@ -503,10 +500,9 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
             run_ctr_remove(ctr, &e2);
     }
     fail:
-        status = err.code == ENOENT && !ctr ? 125 : 125;
+        status = 125;
         cli_fail(v, &err);
     done:
-        (void)is_monitor;
         free(upper);
         free(work);
         free(hostname_default);

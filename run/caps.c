@@ -18,8 +18,6 @@ static const cap_value_t docker_default[] = {
     CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE,
 };
 
-#define CAP_WORDS 2 /* 64 bits cover every capability the kernel knows */
-
 static int parse_cap(const char *name, cap_value_t *out, bool *all, struct error *err)
 {
     *all = false;

@@ -59,10 +59,9 @@ int run_proc_prepare(const struct run_proc *p, char ***envp, struct error *err)
      * creates WorkingDir too) */
     const char *cwd = p->cwd && *p->cwd ? p->cwd : "/";
     if (strcmp(cwd, "/")) {
-        struct error e2 = {0};
-        if (mkdir_p_at(AT_FDCWD, cwd, 0755, &e2) < 0 && e2.code != EEXIST) {
-            /* a read-only root may still have it; chdir below tells */
-        }
+        /* a failure here (read-only root) is reported by chdir below */
+        struct error ignore = {0};
+        mkdir_p_at(AT_FDCWD, cwd, 0755, &ignore);
     }
 
     if (run_caps_bound(p->cap_add, p->cap_drop, err) < 0)

@@ -293,7 +293,6 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
     cleanup_free char *out = xmalloc(cap);
     out[0] = '\0';
     size_t o = 0;
-    bool any_ns = false;
     for (char *line = host, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         size_t n = next ? (size_t)(next - line) : strlen(line);
@@ -303,14 +302,11 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
                      (strstr(line, " 127.") || strstr(line, " ::1"));
         if (local && spec->network != RUN_NET_HOST)
             continue;
-        if (!strncmp(line, "nameserver", 10))
-            any_ns = true;
         memcpy(out + o, line, n);
         o += n;
         out[o++] = '\n';
         out[o] = '\0';
     }
-    (void)any_ns;
     return write_plain(dirfd, "resolv.conf", out, o, err);
 }
 
