@@ -55,7 +55,7 @@ ifneq ($(wildcard unionfs/main.c),)
 PROGRAMS += strata-unionfs
 endif
 
-.PHONY: all check unit-tests install uninstall clean deps bench format FORCE
+.PHONY: all check unit-tests install uninstall clean deps bench format example FORCE
 
 all: $(PROGRAMS)
 
@@ -101,6 +101,13 @@ check: all unit-tests
 	STRATA_SRC=$(CURDIR) STRATA_BIN=$(CURDIR)/strata STRATA_UNIONFS=$(CURDIR)/strata-unionfs \
 		STRATA_HELPERS=$(CURDIR)/$(B)/tests/helpers \
 		$(PROVE) $(PROVE_FLAGS) --exec $(CURDIR)/tests/run-one $(TESTS)
+
+# README's first command: a busybox base from busybox-static, then
+# Containerfile.example built and run.
+example: all
+	./scripts/example.sh ./strata
+	./strata build -f Containerfile.example -t example .
+	./strata run --rm example
 
 bench: all
 	./bench/run-all
