@@ -621,8 +621,20 @@ static int answer_challenge(struct reg_conn *conn, const struct reg_response *re
                      scheme);
 }
 
+static int http_attempts(struct reg_conn *conn, const struct reg_request *rq,
+                         struct reg_response *resp, struct error *err);
+
 int reg_http(struct reg_conn *conn, const struct reg_request *rq, struct reg_response *resp,
              struct error *err)
+{
+    int r = http_attempts(conn, rq, resp, err);
+    if (r < 0) /* no answer to look at: callers need not clear it */
+        reg_response_clear(resp);
+    return r;
+}
+
+static int http_attempts(struct reg_conn *conn, const struct reg_request *rq,
+                         struct reg_response *resp, struct error *err)
 {
     struct reg_client *c = conn->c;
     bool replayable = !rq->source && !rq->sink;
