@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,6 +101,13 @@ int ufs_fs_new(const struct ufs_options *o, struct ufs **out, struct error *err)
     fs->egid = getegid();
     fs->privileged = fs->euid == 0 && userns_maps_many();
     fs->next_ino = FUSE_ROOT_ID + 1;
+    /* every inode the kernel holds keeps an fd open here (as libfuse's
+     * passthrough_ll does): allow as many as the hard limit lets us */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     fs->has_upper = o->upper != NULL;
     fs->n_layers = (int)o->n_lowers + (fs->has_upper ? 1 : 0);
     fs->layers = xcalloc((size_t)fs->n_layers, sizeof *fs->layers);

@@ -9,6 +9,8 @@ void ufs_ops_dir(struct fuse_lowlevel_ops *ops);
 void ufs_ops_file(struct fuse_lowlevel_ops *ops);
 
 int ufs_fill_entry(struct ufs *fs, struct ufs_node *n, struct fuse_entry_param *e);
+void ufs_fill_entry_st(struct ufs *fs, struct ufs_node *n, const struct stat *st,
+                       struct fuse_entry_param *e);
 int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name);
 /* Replies with the entry of a name just created in p's upper dir pup. */
 int ufs_new_entry_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,

@@ -114,11 +114,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                 continue;
             }
             ufs_entry_to_node(fs, d, de->name, &ent, &n);
+            ufs_fill_entry_st(fs, n, &ent.st, &e);
             ufs_entry_release(fs, &ent);
-            if (ufs_fill_entry(fs, n, &e)) {
-                ufs_node_forget(fs, n, 1);
-                continue;
-            }
         }
         len = fuse_add_direntry_plus(req, buf + used, rest, de->name, &e, (off_t)i + 1);
         if (len > rest) {

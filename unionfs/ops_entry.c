@@ -27,6 +27,20 @@ int ufs_fill_entry(struct ufs *fs, struct ufs_node *n, struct fuse_entry_param *
     return 0;
 }
 
+/* Same, from a stat just taken by the resolver (saves an fstat). */
+void ufs_fill_entry_st(struct ufs *fs, struct ufs_node *n, const struct stat *st,
+                       struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof *e);
+    e->attr = *st;
+    pthread_mutex_lock(&n->lock);
+    int fd = n->dfd ? n->dfd[n->layer] : n->fd;
+    ufs_present_stat(fs, n, fd, &e->attr);
+    pthread_mutex_unlock(&n->lock);
+    e->ino = n->ino;
+    e->attr_timeout = e->entry_timeout = ufs_timeout(fs, n);
+}
+
 /* Resolves parent/name and replies with an entry (or a negative one). */
 int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name)
 {
@@ -45,13 +59,9 @@ int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
     }
     struct ufs_node *n;
     ufs_entry_to_node(fs, p, name, &ent, &n);
-    ufs_entry_release(fs, &ent);
     struct fuse_entry_param e;
-    r = ufs_fill_entry(fs, n, &e);
-    if (r) {
-        ufs_node_forget(fs, n, 1);
-        return r;
-    }
+    ufs_fill_entry_st(fs, n, &ent.st, &e);
+    ufs_entry_release(fs, &ent);
     fuse_reply_entry(req, &e);
     return 0;
 }
