@@ -420,6 +420,118 @@ static void test_rootless(void)
     }
 }
 
+/* The v2 code path on a real cgroup2 tree: this machine's unified
+ * hierarchy, used as if it were a pure v2 root (it has no controllers, so
+ * limits must be refused plainly; creation, joining and cgroup.kill work). */
+static void test_real_v2(void)
+{
+    struct error err = {0};
+    const char *uni = "/sys/fs/cgroup/unified";
+    if (geteuid() != 0 || access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) < 0) {
+        tap_skip("real v2 path: needs root and a cgroup2 tree at %s", uni);
+        return;
+    }
+    setenv("STRATA_CGROUP_ROOT", uni, 1);
+    char id[64];
+    snprintf(id, sizeof id, "unit-v2-%d", (int)getpid());
+    struct run_cgroup *cg = NULL;
+    if (!tap_ok(run_cgroup_create(id, NULL, &cg, &err) == 0, "v2: create without limits")) {
+        tap_diag("%s", err.msg);
+        unsetenv("STRATA_CGROUP_ROOT");
+        return;
+    }
+    tap_is_str(run_cgroup_mode_name(run_cgroup_get_mode(cg)), "v2", "v2: detected as pure v2");
+    cleanup_free char *want = xasprintf("%s/strata/%s", uni, id);
+    tap_is_str(run_cgroup_path(cg), want, "v2: strata/ID under the root");
+    int go;
+    pid_t child = spawn(&go, 0);
+    tap_is_int(run_cgroup_add_pid(cg, child, &err), 0, "v2: add a process");
+    pid_t *pids;
+    size_t n;
+    run_cgroup_tasks(cg, false, &pids, &n, &err);
+    tap_ok(n == 1 && pids[0] == child, "v2: cgroup.procs lists it");
+    free(pids);
+    struct run_cgroup_cpu_stats c;
+    run_cgroup_cpu_stats(cg, &c, &err);
+    tap_ok(c.usage_ns >= 0, "v2: cpu usage from the core cpu.stat");
+    tap_is_int(run_cgroup_destroy(cg, &err), 0, "v2: destroy through cgroup.kill");
+    int st;
+    waitpid(child, &st, 0);
+    close(go);
+    tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "v2: the process was killed");
+    tap_ok(access(want, F_OK) < 0, "v2: the directory is gone");
+
+    struct run_cgroup_limits lim;
+    run_cgroup_limits_init(&lim);
+    lim.memory = 64 << 20;
+    tap_ok(run_cgroup_create(id, &lim, &cg, &err) < 0, "v2 without a memory controller: -m fails");
+    tap_ok(strstr(err.msg, "cannot enforce the memory limit") != NULL, "v2: and says so plainly");
+    tap_diag("%s", err.msg);
+    tap_ok(access(want, F_OK) < 0, "v2: nothing left behind");
+    unsetenv("STRATA_CGROUP_ROOT");
+}
+
+/* Rootless v2: the delegated subtree is the topmost ancestor of our
+ * cgroup that we own (a fake tree, chowned to 65534). */
+static void test_delegation(void)
+{
+    if (geteuid() != 0) {
+        tap_skip("delegation walk: needs root to chown a fake tree");
+        return;
+    }
+    chmod(scratch, 0755); /* uid 65534 walks it */
+    put("dg/cgroup.controllers", "memory pids\n");
+    put("dg/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope/cgroup.procs", "");
+    const char *owned[] = {"dg/user.slice/user-65534.slice/user@65534.service",
+                           "dg/user.slice/user-65534.slice/user@65534.service/app.slice",
+                           "dg/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope"};
+    for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
+        cleanup_free char *d = at(owned[i]);
+        if (chown(d, 65534, 65534) < 0)
+            tap_diag("chown %s: %s", d, strerror(errno));
+    }
+    cleanup_free char *root = at("dg");
+    int p[2];
+    if (pipe(p) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        if (setresuid(65534, 65534, 65534) < 0)
+            _exit(9);
+        struct run_cgroup_layout l;
+        struct error err;
+        run_cg_layout_detect(root, "0::/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope\n",
+                             &l, &err);
+        char *base = run_cg_v2_base(&l, true, &err);
+        dprintf(p[1], "%s", base ? base : err.msg);
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[1024] = {0};
+    if (read(p[0], buf, sizeof buf - 1) < 0)
+        buf[0] = 0;
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    cleanup_free char *want = xasprintf("%s/user.slice/user-65534.slice/user@65534.service/strata", root);
+    tap_is_str(buf, want, "rootless v2: strata/ goes under user@UID.service, the delegated root");
+
+    /* a caller in a cgroup it does not own has no delegation */
+    struct run_cgroup_layout l;
+    struct error err;
+    run_cg_layout_detect(root, "0::/user.slice\n", &l, &err);
+    if (fork() == 0) {
+        if (setresuid(65534, 65534, 65534) < 0)
+            _exit(9);
+        char *base = run_cg_v2_base(&l, true, &err);
+        _exit(base == NULL && strstr(err.msg, "not delegated") ? 0 : 1);
+    }
+    int st;
+    wait(&st);
+    tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "rootless v2 outside a delegated tree: a plain error");
+    run_cg_layout_free(&l);
+}
+
 int main(void)
 {
     if (!mkdtemp(scratch))
@@ -428,6 +540,8 @@ int main(void)
     test_detect();
     test_fake_stats();
     test_real();
+    test_real_v2();
+    test_delegation();
     test_rootless();
     struct error err;
     rm_rf_at(AT_FDCWD, scratch, &err);
