@@ -634,17 +634,14 @@ out:
     run_tty_restore(&tty_saved);
     if (master >= 0)
         close(master);
+    /* Closing the socket tells the helper to unmount and exit; every
+     * process of the container is gone by now (PID 1 was), so nothing
+     * writes to the upper any more, and the helper's teardown can overlap
+     * with the cgroup's. */
     if (sc[0] >= 0)
-        close(sc[0]); /* tells the helper to unmount and exit */
-    if (c_pid > 0) {
-        if (ret < 0)
-            kill(c_pid, SIGKILL);
-        while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        c_pid = -1; /* the union mount is gone */
-    }
-    if (spec->lowers && c_pid < 0)
-        drop_etc_placeholders(spec);
+        close(sc[0]);
+    if (c_pid > 0 && ret < 0)
+        kill(c_pid, SIGKILL);
     run_procview_stop(pv);
     if (cg) {
         res->oom_killed = run_cgroup_oom_killed(cg);
@@ -654,6 +651,13 @@ out:
             *err = e2;
             ret = -1;
         }
+    }
+    if (c_pid > 0) {
+        while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        /* the union mount is gone: the upper is the caller's again */
+        if (spec->lowers)
+            drop_etc_placeholders(spec);
     }
     if (sc[1] >= 0)
         close(sc[1]);
