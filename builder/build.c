@@ -551,6 +551,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
         const char *d[] = {url_dir};
         if (bld_tree_open(&url_tree, d, 1, err) < 0)
             return -1;
+        url_tree.plain = true;
         co.src = &url_tree;
         co.from_context = true;
         co.add = false; /* remote archives are not extracted, as Docker does */
@@ -819,6 +820,7 @@ int bld_build(const struct bld_options *o, struct bld_result *res, struct error 
     const char *ctx_dirs[] = {o->context};
     if (bld_tree_open(&b.ctx_tree, ctx_dirs, 1, err) < 0)
         goto out;
+    b.ctx_tree.plain = true;
     if (bld_ignore_load(b.ctx_fd, &b.ignore, err) < 0)
         goto out;
     if (mkdir_p_at(o->store->root_fd, "tmp", 0700, err) < 0)

@@ -137,17 +137,19 @@ static int walk_dir(struct bld_copy_plan *p, size_t idx, struct error *err)
     cleanup_free char *dir = xstrdup(p->items[idx].src);
     char **names = NULL;
     size_t n;
-    if (bld_tree_list(o->src, dir, &names, &n, err) < 0)
+    struct bld_node dnode;
+    if (bld_tree_lookup(o->src, dir, &dnode, err) < 0)
         return -1;
+    if (bld_tree_list(o->src, dir, &names, &n, err) < 0) {
+        bld_node_clear(&dnode);
+        return -1;
+    }
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         cleanup_free char *path = join(dir, names[i]);
         bool excluded = ignored(o, path);
         struct bld_node node;
-        if (bld_tree_lookup(o->src, path, &node, err) < 0) {
-            rc = -1;
-            break;
-        }
+        bld_tree_child(o->src, &dnode, dir, names[i], &node);
         if (!node.exists) {
             bld_node_clear(&node);
             continue;
@@ -162,6 +164,7 @@ static int walk_dir(struct bld_copy_plan *p, size_t idx, struct error *err)
             rc = walk_dir(p, p->n - 1, err);
     }
     strv_free(names);
+    bld_node_clear(&dnode);
     return rc;
 }
 

@@ -20,6 +20,7 @@ int bld_tree_open(struct bld_tree *t, const char *const *dirs, size_t n, struct 
 {
     t->fds = xcalloc(n ? n : 1, sizeof *t->fds);
     t->n = 0;
+    t->plain = false;
     for (size_t i = 0; i < n; i++) {
         int fd = open(dirs[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0) {
@@ -48,11 +49,11 @@ void bld_node_clear(struct bld_node *n)
 }
 
 /* lstat in one layer, with override_stat applied for files and dirs. */
-static int layer_stat(int fd, const char *path, struct stat *st)
+static int layer_stat(const struct bld_tree *t, int fd, const char *path, struct stat *st)
 {
     if (fstatat(fd, *path ? path : ".", st, AT_SYMLINK_NOFOLLOW) < 0)
         return -1;
-    if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) {
+    if (!t->plain && (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))) {
         int f = openat(fd, *path ? path : ".", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (f >= 0) {
             struct fmt_override_stat ov;
@@ -94,7 +95,7 @@ static void step(const struct bld_tree *t, const int *live, size_t n_live, const
     for (size_t k = 0; k < n_live; k++) {
         int i = live[k];
         struct stat st;
-        if (layer_stat(t->fds[i], path, &st) == 0) {
+        if (layer_stat(t, t->fds[i], path, &st) == 0) {
             if (S_ISDIR(st.st_mode)) {
                 if (!node->exists) {
                     node->exists = true;
@@ -102,6 +103,8 @@ static void step(const struct bld_tree *t, const int *live, size_t n_live, const
                     node->st = st;
                 }
                 node->dir_layers[node->n_dir_layers++] = i;
+                if (t->plain)
+                    continue;
                 cleanup_free char *opq = join(path, WH_OPAQUE);
                 if (layer_has(t->fds[i], opq))
                     break;
@@ -114,9 +117,15 @@ static void step(const struct bld_tree *t, const int *live, size_t n_live, const
             }
             break; /* a non-directory hides everything below it */
         }
-        if (layer_has(t->fds[i], wh))
+        if (!t->plain && layer_has(t->fds[i], wh))
             break;
     }
+}
+
+void bld_tree_child(const struct bld_tree *t, const struct bld_node *parent,
+                    const char *parent_path, const char *name, struct bld_node *out)
+{
+    step(t, parent->dir_layers, parent->n_dir_layers, parent_path, name, out);
 }
 
 static void root_node(const struct bld_tree *t, struct bld_node *node)
@@ -127,9 +136,9 @@ static void root_node(const struct bld_tree *t, struct bld_node *node)
     node->layer = 0;
     for (size_t i = 0; i < t->n; i++) {
         if (node->n_dir_layers == 0)
-            layer_stat(t->fds[i], "", &node->st);
+            layer_stat(t, t->fds[i], "", &node->st);
         node->dir_layers[node->n_dir_layers++] = (int)i;
-        if (layer_has(t->fds[i], WH_OPAQUE))
+        if (!t->plain && layer_has(t->fds[i], WH_OPAQUE))
             break;
     }
     if (t->n == 0)
@@ -356,18 +365,19 @@ int bld_tree_list(const struct bld_tree *t, const char *path, char ***names, siz
         }
         closedir(d);
     }
-    bld_node_clear(&node);
     /* drop names whiteouted by an upper layer */
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
-        cleanup_free char *p = join(path, v[i]);
-        struct bld_node child;
-        if (bld_tree_lookup(t, p, &child, err) == 0 && child.exists)
+        struct bld_node child = {0};
+        if (node.n_dir_layers > 1)
+            step(t, node.dir_layers, node.n_dir_layers, path, v[i], &child);
+        if (node.n_dir_layers <= 1 || child.exists)
             v[kept++] = v[i];
         else
             free(v[i]);
         bld_node_clear(&child);
     }
+    bld_node_clear(&node);
     if (!v)
         v = xcalloc(1, sizeof *v);
     v[kept] = NULL;

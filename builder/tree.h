@@ -17,6 +17,9 @@
 struct bld_tree {
     int *fds;    /* O_PATH|O_DIRECTORY layer roots, top first */
     size_t n;
+    /* a plain directory (the build context): no whiteouts, no
+     * override_stat xattrs to read, so lookups cost one stat */
+    bool plain;
 };
 
 /* dirs: top first.  Fails naming the directory that cannot be opened. */
@@ -39,6 +42,11 @@ void bld_node_clear(struct bld_node *n);
  * components must be directories in the merged view). */
 int bld_tree_lookup(const struct bld_tree *t, const char *path, struct bld_node *out,
                     struct error *err);
+
+/* The entry `name` in the directory `parent` (found at parent_path):
+ * one step, without walking from the root again. */
+void bld_tree_child(const struct bld_tree *t, const struct bld_node *parent,
+                    const char *parent_path, const char *name, struct bld_node *out);
 
 /* Resolves path (absolute or relative to the root) in the merged view,
  * following symlinks inside the root as the image would see them ("/.." is
