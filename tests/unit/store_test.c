@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "common/xalloc.h"
 #include "format/blob.h"
 #include "format/config.h"
+#include "format/gc.h"
 #include "format/image.h"
 #include "format/index.h"
 #include "format/ref.h"
@@ -303,6 +305,30 @@ static void test_image(struct fmt_store *s)
     fmt_descriptor_clear(&layer);
 }
 
+/* A handle that wrote a blob holds the gc lock shared, so prune (which
+ * takes it exclusively) cannot collect blobs not yet tagged. */
+static void test_gc_lock(const char *root)
+{
+    struct error err = {0};
+    struct fmt_store *w, *p;
+    fmt_store_open(root, &w, &err);
+    char digest[FMT_DIGEST_MAX];
+    tap_is_int(fmt_blob_put(w, "untagged yet", 12, digest, &err), 0, "a writer puts a blob");
+    int fd = openat(w->root_fd, FMT_STORE_GC_LOCK, O_RDWR | O_CLOEXEC);
+    tap_ok(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK,
+           "while the writer's store is open, the gc lock cannot be taken exclusively");
+    struct fmt_prune_stats st;
+    tap_ok(fmt_prune(w, &st, NULL, NULL, &err) < 0, "prune through a writing handle is refused");
+    fmt_store_close(w);
+    tap_ok(flock(fd, LOCK_EX | LOCK_NB) == 0, "once it closes, the lock is free");
+    close(fd);
+    fmt_store_open(root, &p, &err);
+    tap_is_int(fmt_prune(p, &st, NULL, NULL, &err), 0, "prune");
+    tap_ok(!fmt_blob_exists(p, digest), "the unreferenced blob is gone");
+    tap_ok(st.blobs_removed >= 1, "and counted");
+    fmt_store_close(p);
+}
+
 int main(void)
 {
     struct error err = {0};
@@ -324,8 +350,9 @@ int main(void)
     test_refs();
     test_image(s);
     test_concurrent_index(root);
+    fmt_store_close(s); /* it wrote blobs: prune would wait for it */
+    test_gc_lock(root);
 
-    fmt_store_close(s);
     rm_rf_at(AT_FDCWD, tmpl, &err);
     return tap_done();
 }
