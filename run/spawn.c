@@ -334,6 +334,33 @@ static void drop_etc_placeholders(const struct run_spec *spec)
     }
 }
 
+/* --rootfs: which etc placeholders the directory lacks before the run, so
+ * the empty files made to mount over are removed again afterwards. */
+static unsigned etc_missing(const char *rootfs)
+{
+    static const char *files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
+    unsigned mask = 0;
+    cleanup_close int r = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(files); i++) {
+        struct stat st;
+        if (fstatat(r, files[i], &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+            mask |= 1u << i;
+    }
+    return mask;
+}
+
+static void drop_rootfs_placeholders(const char *rootfs, unsigned mask)
+{
+    static const char *files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
+    cleanup_close int r = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(files); i++) {
+        struct stat st;
+        if ((mask & (1u << i)) && fstatat(r, files[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode) && st.st_size == 0)
+            unlinkat(r, files[i], 0);
+    }
+}
+
 static char *make_id(void)
 {
     unsigned char b[16];
@@ -428,6 +455,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_tty_saved tty_saved = {.fd = -1};
     struct run_cgroup *cg = NULL;
     struct run_procview *pv = NULL;
+    unsigned etc_mask = spec->rootfs ? etc_missing(spec->rootfs) : 0;
     cleanup_free char *pv_dir = xasprintf("%s/procview", run_dir);
     cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
     const char *root = spec->rootfs;
@@ -659,6 +687,8 @@ out:
         if (spec->lowers)
             drop_etc_placeholders(spec);
     }
+    if (etc_mask)
+        drop_rootfs_placeholders(spec->rootfs, etc_mask);
     if (sc[1] >= 0)
         close(sc[1]);
     if (sg[0] >= 0)

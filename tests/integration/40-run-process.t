@@ -124,6 +124,8 @@ suite() {   # suite MODE: "root" or "user"
     run r -v /no/such/dir:/x true
     is "$rc" 125 "$m: a failed setup exits 125"
     like "$out" "volume source ./no/such/dir." "$m: ... naming the volume"
+    ok $([ ! -e "$R/etc/hostname" ] && [ ! -e "$R/etc/hosts" ]; echo $?) \
+        "$m: no etc placeholders are left in a --rootfs directory"
 }
 
 suite root
