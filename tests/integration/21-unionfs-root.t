@@ -45,6 +45,41 @@ su nobody -s /bin/sh -c "echo x >>'$d/m/owned'" 2>/dev/null
 ok $((!$?)) "permissions are enforced for other users"
 ufs_umount "$d/m"
 
+# id presentation options
+ufs_mount "$d/m" "lowerdir=$d/l1:$d/l2,squash_to_root"
+is "$(stat -c %u:%g "$d/m/owned")" 0:0 "squash_to_root shows every file as 0:0"
+ufs_umount "$d/m"
+ufs_mount "$d/m" "lowerdir=$d/l1:$d/l2,uidmapping=0:1000:2,gidmapping=0:1000:2"
+is "$(stat -c %u:%g "$d/m/owned")" 0:1 "uidmapping/gidmapping map stored ids into the mount"
+ufs_umount "$d/m"
+
+# directory link counts: a merged dir says 1 (unknown, as overlayfs), a
+# single-layer one has its real count
+mkdir -p "$d/l1/mg/a" "$d/l2/mg/b" "$d/l2/solo/s1" "$d/l2/solo/s2"
+ufs_mount "$d/m" "lowerdir=$d/l1:$d/l2"
+is "$(stat -c %h "$d/m/mg")" 1 "merged directory nlink is 1"
+is "$(stat -c %h "$d/m/o")" 2 "an opaque directory is not merged: real nlink"
+is "$(stat -c %h "$d/m/solo")" 4 "single-layer directory nlink counts its subdirs"
+ufs_umount "$d/m"
+
+# forget is honoured: once the kernel drops its inodes, the daemon closes
+# the fds it held for them
+mkdir -p "$d/many"
+for i in $(seq 1 300); do : >"$d/many/f$i"; done
+"$STRATA_UNIONFS" -f -o "lowerdir=$d/many" "$d/m" &
+fpid=$!
+at_cleanup "umount -l '$d/m' 2>/dev/null"
+for _ in $(seq 100); do grep -q " $d/m fuse" /proc/mounts && break; sleep 0.05; done
+ls -l "$d/m" >/dev/null
+held=$(ls "/proc/$fpid/fd" | wc -l)
+sync
+echo 2 >/proc/sys/vm/drop_caches
+sleep 0.5
+after=$(ls "/proc/$fpid/fd" | wc -l)
+ok $((!(held >= 300 && after < 100))) "forget releases nodes ($held fds after a walk, $after after the kernel dropped its inodes)"
+umount "$d/m"
+wait $fpid
+
 # no upper: read-only
 ufs_mount "$d/m" "lowerdir=$d/l1:$d/l2"
 is "$(cat "$d/m/o/b")" b "read-only mount reads"
