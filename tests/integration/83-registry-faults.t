@@ -67,4 +67,21 @@ is "$out" "$digest" "with the right image"
 is "$(grep -c "^GET /v2/x/bb/blobs/$layer" "$FAKE_LOG")" 3 "the layer was asked for three times"
 stop_fake_registry
 
+# a blob damaged on disk is never completed on the registry
+start_registry faults || skip_all "docker-registry did not start"
+cp -a "$STRATA_ROOT" "$T/bad"
+"$PYTHON" - "$T/bad/blobs/sha256/${layer#sha256:}" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(100)
+    b = f.read(1)
+    f.seek(100)
+    f.write(bytes([b[0] ^ 0xff]))
+PY
+run env STRATA_ROOT="$T/bad" "$STRATA" push --tls-verify=false bb:latest "$REG/bad/bb:v1"
+ok $((rc == 0)) "pushing an image whose layer is damaged on disk fails"
+like "$out" "$layer" "the error names the damaged blob"
+is "$(curl -s -o /dev/null -w '%{http_code}' -I "http://$REG/v2/bad/bb/blobs/$layer")" 404 "the registry did not get the damaged layer"
+is "$(curl -s -o /dev/null -w '%{http_code}' -I "http://$REG/v2/bad/bb/manifests/v1")" 404 "nor the manifest"
+
 done_testing
