@@ -454,7 +454,9 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
 {
     bool add = !strcmp(in->cmd, "add");
     static const char *const allowed_copy[] = {"from", "chown", "chmod", "link", NULL};
-    static const char *const allowed_add[] = {"chown", "chmod", "link", "checksum", NULL};
+    /* --link is accepted: strata's result is the same, only BuildKit's
+     * layer rebasing differs */
+    static const char *const allowed_add[] = {"chown", "chmod", "link", NULL};
     if (bld_instr_check_flags(b->file, in, add ? allowed_add : allowed_copy, err) < 0)
         return -1;
     struct bld_scope sc = {.env = &s->img.env, .args = &s->args};

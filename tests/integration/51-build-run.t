@@ -122,4 +122,25 @@ is "$?" 0 "scripts/example.sh, build Containerfile.example, run it"
 like "$out" "hello from strata" "the example greets"
 like "$out" "as app in /srv" "as the USER in the WORKDIR it set"
 
+# rootless: RUN in a user namespace, the layer keeps root as the owner --------
+if is_root && command -v setpriv >/dev/null; then
+    mkdir -p "$T/rl"
+    printf 'FROM busybox\nRUN echo hi > /hi && id -u > /uid && mkdir -p /x/y\nCOPY Containerfile /cf\nRUN rm /cf\n' \
+        > "$T/rl/Containerfile"
+    chmod -R a+rX "$T/rl" "$T/bb.tar"
+    chmod a+rx "$T"
+    as_user "$STRATA" import "$T/bb.tar" busybox >/dev/null
+    out=$(as_user "$STRATA" build -t rl "$T/rl" 2>&1)
+    is "$?" 0 "rootless build with RUN (uid $TEST_UID)"
+    out=$(as_user "$STRATA" run --rm rl sh -c 'cat /hi /uid; stat -c "%u:%g" /hi; ls -d /x/y; [ -e /cf ] || echo cf-gone' 2>&1)
+    is "$out" "hi
+0
+0:0
+/x/y
+cf-gone" "rootless RUN ran as root in the image, deletion is a whiteout"
+else
+    skip "rootless build needs root to switch to uid $TEST_UID"
+    skip "rootless build needs root to switch to uid $TEST_UID"
+fi
+
 done_testing
