@@ -64,6 +64,8 @@ struct run_procview {
     struct pv_handle *handles; /* only the serving thread touches it, stop after join */
     pthread_t thread;
     bool thread_started;
+    pthread_t primer; /* looks the files up once, see pv_prime */
+    bool primer_started;
     char *dir;
     bool own_mount; /* mounted by mount(2) here (else by fusermount3 via libfuse) */
     bool detached;
@@ -553,6 +555,24 @@ static int mount_direct(struct run_procview *pv, const char *dir, bool allow_oth
     return 0;
 }
 
+/* The container's bind mounts each look a file up; done then, every
+ * LOOKUP is a synchronous round trip to the server thread, and on a busy
+ * machine each waits for it to be scheduled (measured: 5-30 ms for the
+ * seven).  Looking them up here, while the caller goes on forking, puts
+ * the dentries (long entry timeouts, shared by every mount of this
+ * superblock) in the cache before the container needs them. */
+static void *pv_prime(void *arg)
+{
+    struct run_procview *pv = arg;
+    for (int i = 0; run_procview_targets[i].name; i++) {
+        cleanup_free char *p = xasprintf("%s/%s", pv->dir, run_procview_targets[i].name);
+        struct stat st;
+        if (stat(p, &st) < 0)
+            break; /* detached or stopping */
+    }
+    return NULL;
+}
+
 static bool user_allow_other(void)
 {
     cleanup_free char *conf = read_host("/etc/fuse.conf");
@@ -611,6 +631,17 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
         pv->se = NULL;
         goto fail;
     }
+    /* The kernel queued FUSE_INIT at mount time and holds every request
+     * until it is answered: answer it here, at once, rather than after the
+     * new server thread gets scheduled (10+ ms on a busy machine). */
+    {
+        struct pollfd pf = {.fd = fuse_session_fd(pv->se), .events = POLLIN};
+        struct fuse_buf fbuf = {.mem = NULL};
+        if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) &&
+            fuse_session_receive_buf(pv->se, &fbuf) > 0)
+            fuse_session_process_buf(pv->se, &fbuf);
+        free(fbuf.mem);
+    }
     pv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (pv->stop_fd < 0) {
         error_errno(err, "proc view: eventfd");
@@ -628,6 +659,9 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
         goto fail;
     }
     pv->thread_started = true;
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pv->primer_started = pthread_create(&pv->primer, NULL, pv_prime, pv) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = pv;
     return 0;
 fail:
@@ -639,6 +673,9 @@ void run_procview_stop(struct run_procview *pv)
 {
     if (!pv)
         return;
+    /* the primer's lookups need the server: wait for it first */
+    if (pv->primer_started)
+        pthread_join(pv->primer, NULL);
     if (pv->thread_started) {
         uint64_t one = 1;
         atomic_store(&pv->stopping, true);

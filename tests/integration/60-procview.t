@@ -93,6 +93,22 @@ if is_root; then
     ok $rc "root: run with --no-proc-view"
     check_host "root, --no-proc-view" "$out"
 
+    # glibc and Debian's tools (the host's /usr, read-only): python3's
+    # os.cpu_count() and getconf read the online mask, coreutils nproc the
+    # affinity, procps free /proc/meminfo
+    if [ -x /usr/bin/python3 ] && [ -x /usr/bin/free ] && [ -x /usr/bin/getconf ]; then
+        mkdir -p "$R/usr"
+        [ -e "$R/lib" ] || ln -s usr/lib "$R/lib"
+        [ -e "$R/lib64" ] || ln -s usr/lib64 "$R/lib64"
+        run bb -v /usr:/usr:ro -m 256m --cpus 1 /usr/bin/sh -c \
+            '/usr/bin/python3 -c "import os; print(os.cpu_count(), len(os.sched_getaffinity(0)))"
+             /usr/bin/nproc; /usr/bin/getconf _NPROCESSORS_ONLN
+             /usr/bin/free -m | /bin/awk "/^Mem:/{print \$2}"'
+        is "$(echo $out)" "1 1 1 1 256" "root: python3 cpu_count/affinity, coreutils nproc, getconf, procps free agree"
+    else
+        skip "Debian readers: python3, procps free or getconf missing on the host"
+    fi
+
     run bb -m 256m --cpus 1 --cpuset-cpus 0 cat /sys/devices/system/cpu/online
     is "$out" 0 "root: --cpuset-cpus 0 shows cpu 0 online"
     run bb -m 512m --memory-swap 512m awk '/^SwapTotal:/{print $2}' /proc/meminfo
