@@ -143,7 +143,12 @@ static int commit_upper(struct build *b, const char *upper, struct fmt_descripto
     wo.source_date_epoch = b->o->timestamp;
     wo.override_stat = true;
     struct fmt_layer_info info;
-    if (fmt_layer_write_tree_blob(b->o->store, fd, "new layer", &wo, &info, err) < 0)
+    if (b->o->tty)
+        say(b, "--> committing the layer...\r");
+    int wrc = fmt_layer_write_tree_blob(b->o->store, fd, "new layer", &wo, &info, err);
+    if (b->o->tty)
+        say(b, "\33[K"); /* the result line replaces the progress line */
+    if (wrc < 0)
         return -1;
     fmt_layer_info_descriptor(&info, desc);
     if (!fmt_layer_cache_has(b->o->store, desc->diff_id)) {

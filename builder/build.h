@@ -32,6 +32,7 @@ struct bld_options {
     enum fmt_compression compression;
     int64_t timestamp;          /* -1: now; else every date in the image, mtimes clamped */
     FILE *out;                  /* STEP lines and progress; NULL = silent */
+    bool tty;                   /* out is a terminal: show what a long step is doing */
     int run_stdout;             /* fds for RUN's output (-1 = inherit) */
     int run_stderr;
 };

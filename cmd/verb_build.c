@@ -128,6 +128,7 @@ static int run_build(struct cli *cli, const struct verb *v, int argc, char **arg
     o.tags = (const char *const *)tags;
     o.build_args = &args;
     o.out = quiet ? NULL : stdout;
+    o.tty = !quiet && cli_stdout_is_tty();
     if (quiet)
         o.run_stdout = STDERR_FILENO; /* keep stdout for the id alone */
 
