@@ -8,6 +8,9 @@
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
 R=$T/rootfs
 make_busybox_rootfs "$R"
+# images carry these (empty) for the runtime to mount over; a rootless
+# caller cannot create them in a rootfs it does not own
+touch "$R/etc/hostname" "$R/etc/hosts" "$R/etc/resolv.conf"
 mkdir -p "$T/hostdir"
 ln -s "$T/hostdir" "$R/evil"        # an absolute link that names a host path
 chmod -R a+rX "$R"
@@ -124,10 +127,15 @@ suite() {   # suite MODE: "root" or "user"
     run r -v /no/such/dir:/x true
     is "$rc" 125 "$m: a failed setup exits 125"
     like "$out" "volume source ./no/such/dir." "$m: ... naming the volume"
-    ok $([ ! -e "$R/etc/hostname" ] && [ ! -e "$R/etc/hosts" ]; echo $?) \
-        "$m: no etc placeholders are left in a --rootfs directory"
 }
 
 suite root
 suite user
+
+R2=$T/rootfs2
+make_busybox_rootfs "$R2"
+run "$STRATA" run --rm --rootfs "$R2" cat /etc/hostname /etc/hosts
+like "$out" "localhost" "etc files are mounted over placeholders made in the rootfs"
+ok $([ ! -e "$R2/etc/hostname" ] && [ ! -e "$R2/etc/hosts" ]; echo $?) \
+    "... which are removed again afterwards"
 done_testing
