@@ -45,7 +45,7 @@ suite() {
     is "${2:-x}" "${3:-y}" "$m: exec is in the same PID namespace"
     run s exec ${m}_web sh -c 'ls -l /proc/1/fd | grep -c -- "->"; ls /proc/1/fd | tr "\n" " "'
     is "$(echo $out)" "3 0 1 2" "$m: only fds 0-2 reach the process"
-    run s exec ${m}_web sh -c 'sleep 1 & ls -l /proc/$!/fd | grep -c -- "->"'
+    run s exec ${m}_web sh -c 'sleep 2 & sleep 0.5; ls -l /proc/$!/fd | grep -c -- "->"'
     is "$out" 3 "$m: only fds 0-2 reach an exec'd process"
     run s exec -e X=1 -w /tmp ${m}_web sh -c 'echo $X $(pwd) $(hostname)'
     is "$out" "1 /tmp $(echo $id | cut -c1-12)" "$m: exec -e -w, the container's hostname"
