@@ -75,12 +75,19 @@ static int copy_range(int src, int dst, off_t off, off_t end)
 
 /* Reflink when the filesystem can, else copy only the data extents (holes
  * stay holes) in the kernel with copy_file_range. */
-static int copy_data(int src, int dst, off_t size)
+static int copy_data(struct ufs *fs, int src, int dst, const struct stat *st)
 {
+    off_t size = st->st_size;
     if (size == 0)
         return 0;
-    if (ioctl(dst, FICLONE, src) == 0)
-        return 0;
+    if (!atomic_load(&fs->no_reflink)) {
+        if (ioctl(dst, FICLONE, src) == 0)
+            return 0;
+        if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY)
+            atomic_store(&fs->no_reflink, true); /* not on this filesystem: stop asking */
+    }
+    if ((off_t)st->st_blocks * 512 >= size)
+        return copy_range(src, dst, 0, size); /* no holes to keep */
     off_t off = 0;
     while (off < size) {
         off_t data = lseek(src, off, SEEK_DATA);
@@ -230,7 +237,7 @@ static int make_copy(struct ufs *fs, struct ufs_node *n, const struct stat *st, 
         if (fd < 0)
             return errno;
         if (with_data)
-            r = copy_data(src, fd, st->st_size);
+            r = copy_data(fs, src, fd, st);
         if (!r)
             r = ufs_copy_meta(fs, src, fd, st, false, -1, NULL);
         if (!r && fs->o.durable_copyup && !fs->o.volatile_mode && fsync(fd) < 0)

@@ -73,6 +73,7 @@ struct ufs {
     uid_t euid;
     gid_t egid;
     atomic_ullong tmp_counter;
+    atomic_bool no_reflink;   /* FICLONE failed once: the upper cannot reflink */
 
     pthread_rwlock_t tree_lock;
     pthread_mutex_t table_lock;
