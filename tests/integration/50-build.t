@@ -207,6 +207,7 @@ FROM busybox
 ARG WHO=nobody
 COPY --from=second /again /final
 COPY --from=0 /from-first /by-index
+COPY --from=busybox /etc/passwd /from-image
 LABEL who=$WHO greet=$GREETING
 EOF2
 build -t multi --build-arg WHO=tester --build-arg UNUSED=1 "$C"
@@ -214,6 +215,7 @@ is "$rc" 0 "multi-stage build succeeds (the broken unused stage is skipped)"
 like "$out" "build arg .UNUSED. was not consumed" "unused build arg warned about"
 unpack multi "$T/u"
 is "$(cat "$T/u/rootfs/final") $(cat "$T/u/rootfs/by-index")" "hello hello" "COPY --from a stage by name and by index"
+cmp -s "$T/u/rootfs/from-image" "$T/u/rootfs/etc/passwd"; ok $? "COPY --from an image in the store"
 is "$(cfg multi 'c["Labels"]["who"]')" "tester" "--build-arg overrides the ARG default"
 is "$(cfg multi 'c["Labels"]["greet"]')" "" "global ARG not visible without re-declaration"
 build -t tgt --target first "$C"
