@@ -357,6 +357,39 @@ static void test_real(void)
     tap_ok(access(path, F_OK) < 0, "the cgroup directory is gone");
     tap_ok(run_cgroup_open(real_id, &cg, &err) < 0, "nothing left to open");
 
+    /* docker's --memory-swap: total memory+swap; default 2 x memory;
+     * -1 unlimited (v1: memory.memsw.limit_in_bytes) */
+    struct {
+        int64_t swap;
+        int64_t want;
+        const char *name;
+    } sw[] = {{RUN_CGROUP_NONE, 2 * (64 << 20), "default: memsw = 2 x memory"},
+              {96 << 20, 96 << 20, "--memory-swap 96m: memsw = 96m"},
+              {RUN_CGROUP_SWAP_UNLIMITED, -1, "--memory-swap -1: memsw unlimited"}};
+    for (size_t i = 0; i < ARRAY_SIZE(sw); i++) {
+        run_cgroup_limits_init(&lim);
+        lim.memory = 64 << 20;
+        lim.memory_swap = sw[i].swap;
+        if (run_cgroup_create(real_id, &lim, &cg, &err) < 0) {
+            tap_ok(0, "%s", sw[i].name);
+            tap_diag("%s", err.msg);
+            continue;
+        }
+        const char *d = cg->v1dir[RUN_CG_MEMORY];
+        if (d && run_cg_exists(d, "memory.memsw.limit_in_bytes")) {
+            int64_t v = run_cg_read_int(d, "memory.memsw.limit_in_bytes");
+            tap_ok(sw[i].want < 0 ? v > (INT64_C(1) << 60) : v == sw[i].want, "%s", sw[i].name);
+        } else {
+            tap_skip("%s: no v1 swap accounting here", sw[i].name);
+        }
+        run_cgroup_destroy(cg, &err);
+    }
+    run_cgroup_limits_init(&lim);
+    lim.memory = 64 << 20;
+    lim.memory_swap = 32 << 20;
+    tap_ok(run_cgroup_create(real_id, &lim, &cg, &err) < 0 && strstr(err.msg, "below the memory"),
+           "--memory-swap below -m is refused");
+
     /* invalid cpuset: a clear error, nothing left behind */
     run_cgroup_limits_init(&lim);
     lim.cpuset_cpus = "0-4095";

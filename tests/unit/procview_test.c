@@ -361,6 +361,11 @@ static void test_mounted(void)
     tap_ok(CPU_COUNT(&aff) == 1 && pinned == atoi(online),
            "the process is pinned to the one online cpu (nproc agrees)");
     free(online);
+    char *ld = slurp(mnt, "loadavg");
+    int nrun = -1, ntot = -1;
+    sscanf(ld, "%*f %*f %*f %d/%d", &nrun, &ntot);
+    tap_ok(ntot == 1 && nrun >= 0, "loadavg counts the cgroup's one task");
+    free(ld);
     mi = slurp(mnt, "meminfo");
     int64_t avail1 = field_kb(mi, "MemAvailable:");
     tap_ok(avail1 <= avail0 - 60000, "MemAvailable fell by the 64 MiB allocated");
