@@ -107,21 +107,12 @@ as_user() {
 
 # make_busybox_rootfs DIR: a tiny root filesystem from Debian's busybox-static.
 make_busybox_rootfs() {
-    bb=$(command -v busybox) || return 1
-    mkdir -p "$1/bin" "$1/etc" "$1/tmp" "$1/root" "$1/proc" "$1/sys" "$1/dev"
-    chmod 1777 "$1/tmp"
-    cp "$bb" "$1/bin/busybox"
-    for applet in $("$bb" --list); do
-        [ "$applet" = busybox ] || ln -sf busybox "$1/bin/$applet"
-    done
-    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\napp:x:1000:1000:app:/home/app:/bin/sh\n' > "$1/etc/passwd"
-    printf 'root:x:0:\nnogroup:x:65534:\napp:x:1000:\n' > "$1/etc/group"
+    "$STRATA_SRC/scripts/busybox-rootfs.sh" "$1"
 }
 
 # make_busybox_tar FILE: the same rootfs as a tarball (numeric owners, root:root).
 make_busybox_tar() {
     _d=$(mktemp -d "$T/bbroot.XXXXXX")
-    make_busybox_rootfs "$_d" || return 1
-    tar --numeric-owner --owner=0 --group=0 -C "$_d" -cf "$1" .
+    "$STRATA_SRC/scripts/busybox-rootfs.sh" "$_d" "$1" || return 1
     rm -rf "$_d"
 }
