@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/registry_flags.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/xalloc.h"
@@ -32,7 +33,7 @@ static const char usage[] =
     "      --tls-verify=BOOL   verify TLS (default true; false also allows http)\n"
     "      --cert-dir DIR      CA certificates and client cert/key (certs.d layout)\n";
 
-enum { OPT_STDIN = 256, OPT_AUTHFILE, OPT_TLS, OPT_CERT_DIR };
+enum { OPT_STDIN = 256 };
 
 /* One line from f without its newline; NULL at EOF. */
 static char *read_line(FILE *f)
@@ -76,9 +77,7 @@ static int run_login(struct cli *cli, const struct verb *self, int argc, char **
         {"username", required_argument, NULL, 'u'},
         {"password", required_argument, NULL, 'p'},
         {"password-stdin", no_argument, NULL, OPT_STDIN},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"tls-verify", optional_argument, NULL, OPT_TLS},
-        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+        REG_FLAGS_CONNECT,
         {0},
     };
     struct reg_opts o;
@@ -87,6 +86,11 @@ static int run_login(struct cli *cli, const struct verb *self, int argc, char **
     bool from_stdin = false;
     int c;
     while ((c = cli_getopt(self, argc, argv, "u:p:", opts)) != -1) {
+        int shared = registry_flag_apply(self, c, optarg, &o, NULL);
+        if (shared < 0)
+            return cli_exit_status(shared);
+        if (shared)
+            continue;
         switch (c) {
         case 'u':
             free(user);
@@ -98,17 +102,6 @@ static int run_login(struct cli *cli, const struct verb *self, int argc, char **
             break;
         case OPT_STDIN:
             from_stdin = true;
-            break;
-        case OPT_AUTHFILE:
-            o.auth_file = optarg;
-            break;
-        case OPT_TLS:
-            if (reg_parse_bool(optarg, &o.tls_verify) < 0)
-                return cli_usage_error(self, "--tls-verify takes true or false, not `%s`",
-                                       optarg);
-            break;
-        case OPT_CERT_DIR:
-            o.cert_dir = optarg;
             break;
         default:
             return cli_exit_status(c);

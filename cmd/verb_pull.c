@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cmd/cli.h"
+#include "cmd/registry_flags.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "format/index.h"
@@ -37,8 +38,7 @@ static const char usage[] =
     "      --retry N           retries on errors and dropped connections (default 4)\n"
     "  -q, --quiet             print only the digest\n";
 
-enum { OPT_PLATFORM = 256, OPT_TLS, OPT_CERT_DIR, OPT_CREDS, OPT_AUTHFILE, OPT_PARALLEL,
-       OPT_RETRY };
+enum { OPT_PLATFORM = 256 };
 
 static int pull_one(struct cli *cli, const struct verb *self, struct reg_client *c,
                     struct fmt_store *s, const struct reg_ref *ref, const char *platform,
@@ -75,12 +75,8 @@ static int run_pull(struct cli *cli, const struct verb *self, int argc, char **a
     static const struct option opts[] = {
         {"all-tags", no_argument, NULL, 'a'},
         {"platform", required_argument, NULL, OPT_PLATFORM},
-        {"tls-verify", optional_argument, NULL, OPT_TLS},
-        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
-        {"creds", required_argument, NULL, OPT_CREDS},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"parallel", required_argument, NULL, OPT_PARALLEL},
-        {"retry", required_argument, NULL, OPT_RETRY},
+        REG_FLAGS_CONNECT,
+        REG_FLAGS_TRANSFER,
         {"quiet", no_argument, NULL, 'q'},
         {0},
     };
@@ -91,6 +87,11 @@ static int run_pull(struct cli *cli, const struct verb *self, int argc, char **a
     cleanup_free char *user = NULL;
     int c;
     while ((c = cli_getopt(self, argc, argv, "aq", opts)) != -1) {
+        int shared = registry_flag_apply(self, c, optarg, &o, &user);
+        if (shared < 0)
+            return cli_exit_status(shared);
+        if (shared)
+            continue;
         switch (c) {
         case 'a':
             all_tags = true;
@@ -106,35 +107,6 @@ static int run_pull(struct cli *cli, const struct verb *self, int argc, char **a
             platform = optarg;
             break;
         }
-        case OPT_TLS:
-            if (reg_parse_bool(optarg, &o.tls_verify) < 0)
-                return cli_usage_error(self, "--tls-verify takes true or false, not `%s`",
-                                       optarg);
-            break;
-        case OPT_CERT_DIR:
-            o.cert_dir = optarg;
-            break;
-        case OPT_CREDS: {
-            char *colon = strchr(optarg, ':');
-            free(user);
-            user = colon ? xstrndup(optarg, (size_t)(colon - optarg)) : xstrdup(optarg);
-            o.username = user;
-            o.password = colon ? colon + 1 : "";
-            break;
-        }
-        case OPT_AUTHFILE:
-            o.auth_file = optarg;
-            break;
-        case OPT_PARALLEL:
-            o.parallel = atoi(optarg);
-            if (o.parallel < 1)
-                return cli_usage_error(self, "--parallel needs a positive number");
-            break;
-        case OPT_RETRY:
-            o.retries = atoi(optarg);
-            if (o.retries == 0)
-                o.retries = -1;
-            break;
         default:
             return cli_exit_status(c);
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "cmd/registry_flags.h"
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/xalloc.h"
@@ -38,20 +39,15 @@ static const char usage[] =
     "      --digestfile FILE   write the pushed manifest digest to FILE\n"
     "  -q, --quiet             print only the digest\n";
 
-enum { OPT_TLS = 256, OPT_CERT_DIR, OPT_CREDS, OPT_AUTHFILE, OPT_MOUNT, OPT_CHUNK,
-       OPT_PARALLEL, OPT_RETRY, OPT_DIGESTFILE };
+enum { OPT_MOUNT = 256, OPT_CHUNK, OPT_DIGESTFILE };
 
 static int run_push(struct cli *cli, const struct verb *self, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"tls-verify", optional_argument, NULL, OPT_TLS},
-        {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
-        {"creds", required_argument, NULL, OPT_CREDS},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
+        REG_FLAGS_CONNECT,
+        REG_FLAGS_TRANSFER,
         {"mount-from", required_argument, NULL, OPT_MOUNT},
         {"chunk-size", required_argument, NULL, OPT_CHUNK},
-        {"parallel", required_argument, NULL, OPT_PARALLEL},
-        {"retry", required_argument, NULL, OPT_RETRY},
         {"digestfile", required_argument, NULL, OPT_DIGESTFILE},
         {"quiet", no_argument, NULL, 'q'},
         {0},
@@ -63,28 +59,14 @@ static int run_push(struct cli *cli, const struct verb *self, int argc, char **a
     cleanup_free char *user = NULL;
     int c;
     while ((c = cli_getopt(self, argc, argv, "q", opts)) != -1) {
+        int shared = registry_flag_apply(self, c, optarg, &o, &user);
+        if (shared < 0)
+            return cli_exit_status(shared);
+        if (shared)
+            continue;
         switch (c) {
         case 'q':
             quiet = true;
-            break;
-        case OPT_TLS:
-            if (reg_parse_bool(optarg, &o.tls_verify) < 0)
-                return cli_usage_error(self, "--tls-verify takes true or false, not `%s`",
-                                       optarg);
-            break;
-        case OPT_CERT_DIR:
-            o.cert_dir = optarg;
-            break;
-        case OPT_CREDS: {
-            char *colon = strchr(optarg, ':');
-            free(user);
-            user = colon ? xstrndup(optarg, (size_t)(colon - optarg)) : xstrdup(optarg);
-            o.username = user;
-            o.password = colon ? colon + 1 : "";
-            break;
-        }
-        case OPT_AUTHFILE:
-            o.auth_file = optarg;
             break;
         case OPT_MOUNT:
             if (!reg_repository_is_valid(optarg))
@@ -95,16 +77,6 @@ static int run_push(struct cli *cli, const struct verb *self, int argc, char **a
             o.chunk_size = reg_parse_size(optarg);
             if (o.chunk_size <= 0)
                 return cli_usage_error(self, "--chunk-size: invalid size `%s`", optarg);
-            break;
-        case OPT_PARALLEL:
-            o.parallel = atoi(optarg);
-            if (o.parallel < 1)
-                return cli_usage_error(self, "--parallel needs a positive number");
-            break;
-        case OPT_RETRY:
-            o.retries = atoi(optarg);
-            if (o.retries == 0)
-                o.retries = -1;
             break;
         case OPT_DIGESTFILE:
             digestfile = optarg;
