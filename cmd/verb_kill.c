@@ -3,7 +3,19 @@
 #include <stdio.h>
 
 #include "cmd/cli.h"
+#include "cmd/container_each.h"
 #include "run/state.h"
+
+static int kill_one(struct run_ctr *ct, const char *name, void *ctx, struct error *err)
+{
+    int sig = *(int *)ctx;
+    if (run_ctr_signal(ct, sig, err) < 0)
+        return -1;
+    /* KILL cannot be caught: wait so `ps` right after is exact */
+    if (sig == SIGKILL)
+        run_ctr_wait_stopped(ct, 5000);
+    return 0;
+}
 
 static int run_kill(struct cli *cli, const struct verb *v, int argc, char **argv)
 {
@@ -23,24 +35,7 @@ static int run_kill(struct cli *cli, const struct verb *v, int argc, char **argv
         default: return cli_exit_status(c);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(v, "a container is required");
-    int status = 0;
-    for (int i = optind; i < argc; i++) {
-        struct error err = {0};
-        struct run_ctr *ct = NULL;
-        if (run_ctr_find(cli->root, argv[i], &ct, &err) < 0 ||
-            run_ctr_signal(ct, sig, &err) < 0) {
-            status = cli_fail(v, &err);
-        } else {
-            /* KILL cannot be caught: wait so `ps` right after is exact */
-            if (sig == SIGKILL)
-                run_ctr_wait_stopped(ct, 5000);
-            printf("%s\n", argv[i]);
-        }
-        run_ctr_free(ct);
-    }
-    return status;
+    return cli_each_container(cli, v, argc, argv, kill_one, &sig);
 }
 
 STRATA_VERB(kill, "kill", "send a signal to a container",

@@ -4,7 +4,20 @@
 #include <stdio.h>
 
 #include "cmd/cli.h"
+#include "cmd/container_each.h"
 #include "run/state.h"
+
+static int rm_one(struct run_ctr *ct, const char *name, void *ctx, struct error *err)
+{
+    if (run_ctr_is_running(ct)) {
+        if (!*(bool *)ctx)
+            return error_set(err, 0, "container `%s` is running: stop it first or use -f", name);
+        struct error ignored = {0};
+        run_ctr_signal(ct, SIGKILL, &ignored);
+        run_ctr_wait_stopped(ct, 10000);
+    }
+    return run_ctr_remove(ct, err);
+}
 
 static int run_rm(struct cli *cli, const struct verb *v, int argc, char **argv)
 {
@@ -20,35 +33,7 @@ static int run_rm(struct cli *cli, const struct verb *v, int argc, char **argv)
         default: return cli_exit_status(c);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(v, "a container is required");
-    int status = 0;
-    for (int i = optind; i < argc; i++) {
-        struct error err = {0};
-        struct run_ctr *ct = NULL;
-        if (run_ctr_find(cli->root, argv[i], &ct, &err) < 0) {
-            status = cli_fail(v, &err);
-            continue;
-        }
-        if (run_ctr_is_running(ct)) {
-            if (!force) {
-                error_set(&err, 0, "container `%s` is running: stop it first or use -f",
-                          argv[i]);
-                status = cli_fail(v, &err);
-                run_ctr_free(ct);
-                continue;
-            }
-            struct error e2 = {0};
-            run_ctr_signal(ct, SIGKILL, &e2);
-            run_ctr_wait_stopped(ct, 10000);
-        }
-        if (run_ctr_remove(ct, &err) < 0)
-            status = cli_fail(v, &err);
-        else
-            printf("%s\n", argv[i]);
-        run_ctr_free(ct);
-    }
-    return status;
+    return cli_each_container(cli, v, argc, argv, rm_one, &force);
 }
 
 STRATA_VERB(rm, "rm", "remove containers",

@@ -5,7 +5,27 @@
 #include <stdlib.h>
 
 #include "cmd/cli.h"
+#include "cmd/container_each.h"
 #include "run/state.h"
+
+/* A container that is not running is already stopped: that is success. */
+static int stop_one(struct run_ctr *ct, const char *name, void *ctx, struct error *err)
+{
+    double timeout = *(double *)ctx;
+    if (!run_ctr_is_running(ct))
+        return 0;
+    const char *ss = json_string_value(json_object_get(ct->config, "StopSignal"));
+    int sig = ss ? run_signal_parse(ss) : SIGTERM;
+    if (sig <= 0)
+        sig = SIGTERM;
+    /* a signal that cannot be sent means it exited meanwhile */
+    struct error ignored = {0};
+    if (run_ctr_signal(ct, sig, &ignored) != 0 || run_ctr_wait_stopped(ct, (int)(timeout * 1000)))
+        return 0;
+    run_ctr_signal(ct, SIGKILL, &ignored);
+    run_ctr_wait_stopped(ct, 10000);
+    return 0;
+}
 
 static int run_stop(struct cli *cli, const struct verb *v, int argc, char **argv)
 {
@@ -27,32 +47,7 @@ static int run_stop(struct cli *cli, const struct verb *v, int argc, char **argv
         default: return cli_exit_status(c);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(v, "a container is required");
-    int status = 0;
-    for (int i = optind; i < argc; i++) {
-        struct error err = {0};
-        struct run_ctr *ct = NULL;
-        if (run_ctr_find(cli->root, argv[i], &ct, &err) < 0) {
-            status = cli_fail(v, &err);
-            continue;
-        }
-        if (run_ctr_is_running(ct)) {
-            const char *ss = json_string_value(json_object_get(ct->config, "StopSignal"));
-            int sig = ss ? run_signal_parse(ss) : SIGTERM;
-            if (sig <= 0)
-                sig = SIGTERM;
-            if (run_ctr_signal(ct, sig, &err) == 0 &&
-                !run_ctr_wait_stopped(ct, (int)(timeout * 1000))) {
-                struct error e2 = {0};
-                run_ctr_signal(ct, SIGKILL, &e2);
-                run_ctr_wait_stopped(ct, 10000);
-            }
-        }
-        printf("%s\n", argv[i]);
-        run_ctr_free(ct);
-    }
-    return status;
+    return cli_each_container(cli, v, argc, argv, stop_one, &timeout);
 }
 
 STRATA_VERB(stop, "stop", "stop a container",
