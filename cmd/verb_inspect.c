@@ -76,13 +76,8 @@ static json_t *image_json(struct fmt_store *s, struct fmt_image *img)
     return o;
 }
 
-/* ---------------------------------------------------------------------
- * EXTENSION POINT (run module): containers.
- * inspect tries an image first; when no image matches (err->code ==
- * ENOENT) it calls inspect_container().  Replace its body with a lookup
- * in containers/<id>/ that fills *out with the container's JSON and returns
- * 0, or returns -1 with err->code = ENOENT when there is no such container.
- * --------------------------------------------------------------------- */
+/* inspect tries an image first; when no image matches (err->code ==
+ * ENOENT) it looks for a container of that id, id prefix or name. */
 static int inspect_container(struct cli *cli, const char *name, json_t **out,
                              struct error *err)
 {
