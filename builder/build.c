@@ -256,6 +256,21 @@ static int try_cache(struct build *b, struct stage_state *s, const char *key,
     return 1;
 }
 
+/* Chains the step's key from the parent's, the step's text and what else
+ * decides its layer's bytes (identity: the COPY sources' digest, or NULL;
+ * the compression and the timestamp), then looks it up: 1 = cache hit. */
+static int chain_and_try_cache(struct build *b, struct stage_state *s, const char *identity,
+                               const char *created_by, char key[FMT_DIGEST_MAX],
+                               struct error *err)
+{
+    cleanup_free char *extra =
+        xasprintf("%s%scompression=%d timestamp=%lld", identity ? identity : "",
+                  identity ? " " : "", b->o->compression, (long long)b->o->timestamp);
+    bld_cache_key(s->key, created_by, extra, key);
+    memcpy(s->key, key, FMT_DIGEST_MAX);
+    return try_cache(b, s, key, created_by, err);
+}
+
 static int finish_layer_step(struct build *b, struct stage_state *s, const char *key,
                              const char *created_by, const struct fmt_descriptor *desc,
                              struct error *err)
@@ -354,11 +369,7 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
             strcat(cb, " ");
     }
     char key[FMT_DIGEST_MAX];
-    cleanup_free char *extra = xasprintf("compression=%d timestamp=%lld", b->o->compression,
-                                         (long long)b->o->timestamp);
-    bld_cache_key(s->key, cb, extra, key);
-    memcpy(s->key, key, sizeof key);
-    int r = try_cache(b, s, key, cb, err);
+    int r = chain_and_try_cache(b, s, NULL, cb, key, err);
     if (r != 0)
         return r < 0 ? -1 : 0;
 
@@ -584,13 +595,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
         }
         identity = xasprintf("content:%s", content);
     }
-    {
-        cleanup_free char *extra = xasprintf("%s compression=%d timestamp=%lld", identity,
-                                             b->o->compression, (long long)b->o->timestamp);
-        bld_cache_key(s->key, cb, extra, key);
-        memcpy(s->key, key, sizeof key);
-    }
-    int r = try_cache(b, s, key, cb, err);
+    int r = chain_and_try_cache(b, s, identity, cb, key, err);
     if (r != 0) {
         rc = r < 0 ? -1 : 0;
         goto out;
@@ -653,11 +658,7 @@ static int step_workdir(struct build *b, struct stage_state *s, const struct bld
     if (bld_image_apply(&s->img, b->file, in, &sc, &cb, err) < 0)
         return -1;
     char key[FMT_DIGEST_MAX];
-    cleanup_free char *extra = xasprintf("compression=%d timestamp=%lld", b->o->compression,
-                                         (long long)b->o->timestamp);
-    bld_cache_key(s->key, cb, extra, key);
-    memcpy(s->key, key, sizeof key);
-    int r = try_cache(b, s, key, cb, err);
+    int r = chain_and_try_cache(b, s, NULL, cb, key, err);
     if (r != 0)
         return r < 0 ? -1 : 0;
     /* the directory is created when the image lacks it: that is a layer */
