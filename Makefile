@@ -12,7 +12,6 @@
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
-LIBEXECDIR ?= $(PREFIX)/libexec/strata
 DESTDIR ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
@@ -50,10 +49,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=$(B)/%.t)
 UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT:%.c=$(B)/%.o)
 HELPER_BIN := $(HELPER_SRC:%.c=$(B)/%)
 
-PROGRAMS := strata
-ifneq ($(wildcard unionfs/main.c),)
-PROGRAMS += strata-unionfs
-endif
+PROGRAMS := strata strata-unionfs
 
 .PHONY: all check unit-tests install uninstall clean deps bench format example FORCE
 
@@ -130,4 +126,5 @@ clean:
 
 FORCE:
 
--include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_SUPPORT_OBJ:.o=.d) $(UNIT_BIN:.t=.d) \
+	$(HELPER_BIN:=.d)
