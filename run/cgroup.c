@@ -325,6 +325,23 @@ static int create_v2(struct run_cgroup *cg, const struct run_cgroup_layout *l, b
     return 0;
 }
 
+/* What create and open share: a valid id, the detected layout, a record. */
+static struct run_cgroup *cgroup_new(const char *container_id, struct run_cgroup_layout *l,
+                                     struct error *err)
+{
+    if (!valid_id(container_id)) {
+        error_set(err, EINVAL, "invalid container id `%s` for a cgroup name",
+                  container_id ? container_id : "");
+        return NULL;
+    }
+    if (run_cg_layout_detect(NULL, NULL, l, err) < 0)
+        return NULL;
+    struct run_cgroup *cg = xzalloc(sizeof(*cg));
+    cg->id = xstrdup(container_id);
+    cg->mode = l->mode;
+    return cg;
+}
+
 int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *lim,
                       struct run_cgroup **out, struct error *err)
 {
@@ -333,15 +350,10 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
         run_cgroup_limits_init(&none);
         lim = &none;
     }
-    if (!valid_id(container_id))
-        return error_set(err, EINVAL, "invalid container id `%s` for a cgroup name",
-                         container_id ? container_id : "");
     struct run_cgroup_layout l;
-    if (run_cg_layout_detect(NULL, NULL, &l, err) < 0)
+    struct run_cgroup *cg = cgroup_new(container_id, &l, err);
+    if (!cg)
         return -1;
-    struct run_cgroup *cg = xzalloc(sizeof(*cg));
-    cg->id = xstrdup(container_id);
-    cg->mode = l.mode;
     bool rootless = geteuid() != 0;
     bool want = run_cgroup_limits_any(lim);
     int r = 0;
@@ -423,15 +435,10 @@ fail:
 
 int run_cgroup_open(const char *container_id, struct run_cgroup **out, struct error *err)
 {
-    if (!valid_id(container_id))
-        return error_set(err, EINVAL, "invalid container id `%s` for a cgroup name",
-                         container_id ? container_id : "");
     struct run_cgroup_layout l;
-    if (run_cg_layout_detect(NULL, NULL, &l, err) < 0)
+    struct run_cgroup *cg = cgroup_new(container_id, &l, err);
+    if (!cg)
         return -1;
-    struct run_cgroup *cg = xzalloc(sizeof(*cg));
-    cg->id = xstrdup(container_id);
-    cg->mode = l.mode;
     bool any = false;
     struct stat st;
     for (int c = 0; c < RUN_CG_NCTRL; c++) {
