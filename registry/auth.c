@@ -90,6 +90,17 @@ static json_t *load(const char *path, struct error *err)
     return j;
 }
 
+/* Takes PATH.lock, serialising read-modify-write against a concurrent
+ * login or logout, and loads the file; *lock_fd holds the lock. */
+static json_t *load_locked(const char *path, int *lock_fd, struct error *err)
+{
+    cleanup_free char *lock = xasprintf("%s.lock", path);
+    *lock_fd = lock_file_at(AT_FDCWD, lock, true, err);
+    if (*lock_fd < 0)
+        return NULL;
+    return load(path, err);
+}
+
 static int save(const char *path, json_t *j, struct error *err)
 {
     cleanup_free char *dir = xstrdup(path);
@@ -164,12 +175,8 @@ int reg_auth_set(const char *path, const char *registry, const char *user,
         if (mkdir_p_at(AT_FDCWD, dir, 0700, err) < 0)
             return error_prefix(err, "save credentials");
     }
-    /* serialise read-modify-write against a concurrent login */
-    cleanup_free char *lock = xasprintf("%s.lock", path);
-    cleanup_close int lk = lock_file_at(AT_FDCWD, lock, true, err);
-    if (lk < 0)
-        return -1;
-    json_auto_t *j = load(path, err);
+    cleanup_close int lk = -1;
+    json_auto_t *j = load_locked(path, &lk, err);
     if (!j)
         return -1;
     json_t *auths = json_object_get(j, "auths");
@@ -188,11 +195,8 @@ int reg_auth_remove(const char *path, const char *registry, struct error *err)
 {
     if (access(path, F_OK) < 0 && errno == ENOENT)
         return 0;
-    cleanup_free char *lock = xasprintf("%s.lock", path);
-    cleanup_close int lk = lock_file_at(AT_FDCWD, lock, true, err);
-    if (lk < 0)
-        return -1;
-    json_auto_t *j = load(path, err);
+    cleanup_close int lk = -1;
+    json_auto_t *j = load_locked(path, &lk, err);
     if (!j)
         return -1;
     json_t *auths = json_object_get(j, "auths");
