@@ -150,6 +150,17 @@ void diff_print_json(json_t *j)
     json_decref(j);
 }
 
+void diff_emit(bool json, json_t *arr, struct dtab *t)
+{
+    if (json) {
+        diff_print_json(arr);
+    } else {
+        json_decref(arr);
+        dtab_print(t, stdout);
+    }
+    dtab_clear(t);
+}
+
 char *diff_display_path(const char *path)
 {
     return xasprintf("/%s", path);

@@ -36,6 +36,8 @@ int64_t diff_parse_bytes(const char *s);
 int diff_parse_bool(const char *s);
 /* Prints JSON, indented, with a trailing newline; steals j. */
 void diff_print_json(json_t *j);
+/* Prints arr as JSON when json is set, else t as a table; frees both. */
+void diff_emit(bool json, json_t *arr, struct dtab *t);
 /* "/" + path for display. */
 char *diff_display_path(const char *path);
 

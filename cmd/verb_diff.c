@@ -106,13 +106,7 @@ static int diff_layers(const struct verb *v, struct fmt_store *s, const char *na
                                              "changes", changes));
         fmt_changes_clear(&ch);
     }
-    if (o->json)
-        diff_print_json(arr);
-    else {
-        json_decref(arr);
-        dtab_print(&t, stdout);
-    }
-    dtab_clear(&t);
+    diff_emit(o->json, arr, &t);
     fmt_tree_clear(&tree);
     diff_image_close(&di);
     return 0;
@@ -179,13 +173,7 @@ static int diff_images(const struct verb *v, struct fmt_store *s, const char *n1
             }
             json_array_append_new(arr, j);
         }
-        if (o->json)
-            diff_print_json(arr);
-        else {
-            json_decref(arr);
-            dtab_print(&t, stdout);
-        }
-        dtab_clear(&t);
+        diff_emit(o->json, arr, &t);
     }
     fmt_changes_clear(&ch);
     fmt_tree_clear(&ta);
@@ -261,13 +249,7 @@ static int diff_container(const struct verb *v, struct fmt_store *s, const char 
         table_row(&t, NULL, &ch.v[k]);
         json_array_append_new(arr, change_json(&ch.v[k]));
     }
-    if (o->json)
-        diff_print_json(arr);
-    else {
-        json_decref(arr);
-        dtab_print(&t, stdout);
-    }
-    dtab_clear(&t);
+    diff_emit(o->json, arr, &t);
     fmt_changes_clear(&ch);
     fmt_tree_clear(&tree);
     fmt_layer_index_clear(&up);
