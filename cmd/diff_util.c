@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "cmd/imageutil.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 
@@ -186,6 +187,21 @@ int diff_image_open(struct fmt_store *s, const char *name, bool indexes, struct 
         }
     }
     return 0;
+}
+
+struct fmt_store *diff_image_open_verb(struct cli *cli, const struct verb *v, const char *name,
+                                       bool indexes, struct diff_image *di)
+{
+    struct fmt_store *s = imgutil_open_store(cli, v);
+    if (!s)
+        return NULL;
+    struct error err = {0};
+    if (diff_image_open(s, name, indexes, di, &err) < 0) {
+        fmt_store_close(s);
+        cli_fail(v, &err);
+        return NULL;
+    }
+    return s;
 }
 
 struct digest_pool {

@@ -51,6 +51,12 @@ struct diff_image {
 };
 int diff_image_open(struct fmt_store *s, const char *name, bool indexes, struct diff_image *di,
                     struct error *err);
+struct cli;
+struct verb;
+/* For a verb over one image: opens the store at cli->root and the image in
+ * it; on failure prints the error as the verb and returns NULL. */
+struct fmt_store *diff_image_open_verb(struct cli *cli, const struct verb *v, const char *name,
+                                       bool indexes, struct diff_image *di);
 /* Layer `layer` of `di` needs its index with digests, `tree` rebound to it. */
 struct diff_digest_job {
     struct diff_image *di;

@@ -99,15 +99,10 @@ static int run_analyze(struct cli *cli, const struct verb *v, int argc, char **a
     if (optind + 1 != argc)
         return cli_usage_error(v, "expected one IMAGE");
 
-    struct error err = {0};
-    struct fmt_store *s;
-    if (fmt_store_open(cli->root, &s, &err) < 0)
-        return cli_fail(v, &err);
     struct diff_image di;
-    if (diff_image_open(s, argv[optind], true, &di, &err) < 0) {
-        fmt_store_close(s);
-        return cli_fail(v, &err);
-    }
+    struct fmt_store *s = diff_image_open_verb(cli, v, argv[optind], true, &di);
+    if (!s)
+        return 1;
     struct fmt_analysis an;
     fmt_analyze(di.layers, di.n, &an);
 

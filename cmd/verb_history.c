@@ -91,15 +91,10 @@ static int run_history(struct cli *cli, const struct verb *v, int argc, char **a
     if (optind + 1 != argc)
         return cli_usage_error(v, "expected one IMAGE");
 
-    struct error err = {0};
-    struct fmt_store *s;
-    if (fmt_store_open(cli->root, &s, &err) < 0)
-        return cli_fail(v, &err);
     struct diff_image di;
-    if (diff_image_open(s, argv[optind], false, &di, &err) < 0) {
-        fmt_store_close(s);
-        return cli_fail(v, &err);
-    }
+    struct fmt_store *s = diff_image_open_verb(cli, v, argv[optind], false, &di);
+    if (!s)
+        return 1;
 
     json_t *hist = json_object_get(di.img->config, "history");
     size_t n_hist = json_array_size(hist);
@@ -109,6 +104,7 @@ static int run_history(struct cli *cli, const struct verb *v, int argc, char **a
     struct row *rows = xcalloc(n_rows + 1, sizeof *rows);
     size_t next_layer = 0;
     int rc = 0;
+    struct error err = {0};
     for (size_t i = 0; i < n_rows && !rc; i++) {
         struct row *r = &rows[i];
         json_t *h = n_hist ? json_array_get(hist, i) : NULL;
