@@ -11,34 +11,31 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/xalloc.h"
+#include "format/gc.h"
 #include "format/image.h"
 #include "format/index.h"
+
+struct container_search {
+    const char *digest;
+    char *found;
+};
+
+static int match_container(const char *id, const char *digest, void *arg)
+{
+    struct container_search *cs = arg;
+    if (strcmp(digest, cs->digest))
+        return 0;
+    cs->found = xstrdup(id);
+    return 1;
+}
 
 /* The first container (containers/<id>/image) using manifest digest, or NULL. */
 static char *container_using(struct fmt_store *s, const char *digest)
 {
-    int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    cleanup_dir DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return NULL;
-    }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        cleanup_free char *path = xasprintf("%s/image", de->d_name);
-        cleanup_free char *data = NULL;
-        struct error e;
-        if (read_file_at(dirfd(d), path, &data, NULL, &e) < 0)
-            continue;
-        data[strcspn(data, " \t\r\n")] = '\0';
-        if (!strcmp(data, digest))
-            return xstrdup(de->d_name);
-    }
-    return NULL;
+    struct container_search cs = {digest, NULL};
+    struct error e;
+    fmt_gc_each_container_image(s, match_container, &cs, &e);
+    return cs.found;
 }
 
 static int remove_one(struct fmt_store *s, const char *name, bool force, struct error *err)

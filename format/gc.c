@@ -129,18 +129,19 @@ static void mark_manifest_or_index(struct marker *m, const char *digest, int dep
     json_decref(j);
 }
 
-static int mark_containers(struct marker *m, struct error *err)
+int fmt_gc_each_container_image(struct fmt_store *s, fmt_container_image_fn fn, void *arg,
+                                struct error *err)
 {
-    int fd = openat(m->s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
-        return error_errno(err, "open `%s/containers`", m->s->root);
+        return error_errno(err, "open `%s/containers`", s->root);
     }
     cleanup_dir DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
-        return error_errno(err, "open `%s/containers`", m->s->root);
+        return error_errno(err, "open `%s/containers`", s->root);
     }
     struct dirent *de;
     while ((de = readdir(d))) {
@@ -152,8 +153,17 @@ static int mark_containers(struct marker *m, struct error *err)
         if (read_file_at(dirfd(d), path, &data, NULL, &e) < 0)
             continue; /* a container still being created, or not one of ours */
         data[strcspn(data, " \t\r\n")] = '\0';
-        mark_manifest_or_index(m, data, 0);
+        int rc = fn(de->d_name, data, arg);
+        if (rc)
+            return rc;
     }
+    return 0;
+}
+
+static int mark_container(const char *id, const char *digest, void *arg)
+{
+    (void)id;
+    mark_manifest_or_index(arg, digest, 0);
     return 0;
 }
 
@@ -168,7 +178,7 @@ int fmt_gc_mark(struct fmt_store *s, struct fmt_digest_set *blobs,
     for (size_t i = 0; i < idx.n; i++)
         mark_manifest_or_index(&m, idx.entries[i].desc.digest, 0);
     fmt_index_clear(&idx);
-    return mark_containers(&m, err);
+    return fmt_gc_each_container_image(s, mark_container, &m, err);
 }
 
 static bool is_hex64(const char *name)

@@ -28,6 +28,14 @@ void fmt_digest_set_clear(struct fmt_digest_set *set);
 /* A problem found while walking (a missing or corrupt blob). */
 typedef void (*fmt_gc_problem_fn)(void *ctx, const char *digest, const char *what);
 
+/* Calls fn(id, image manifest digest, arg) for each containers/<id>/image;
+ * a non-zero return stops the walk and is returned.  A missing containers/
+ * dir is no containers; an unreadable image file (a container still being
+ * created) is skipped. */
+typedef int (*fmt_container_image_fn)(const char *id, const char *digest, void *arg);
+int fmt_gc_each_container_image(struct fmt_store *s, fmt_container_image_fn fn, void *arg,
+                                struct error *err);
+
 /* Marks every blob reachable from the roots in `blobs` and every diff_id of
  * a reachable image in `diff_ids`.  Blobs that cannot be read are reported
  * through problem (may be NULL) and their subtrees skipped. */
