@@ -165,7 +165,42 @@ static int commit_upper(struct build *b, const char *upper, struct fmt_descripto
     return 0;
 }
 
-static int stage_from(struct build *b, size_t si, struct error *err)
+/* FROM --platform: no emulation, so the base must already be for that
+ * platform; FROM --platform=P scratch makes an image for P. */
+static int check_platform(struct build *b, const struct bld_stage *stg,
+                          const struct bld_instr *in, struct stage_state *s, struct error *err)
+{
+    if (!stg->platform)
+        return 0;
+    json_t *doc = s->img.doc;
+    const char *os = json_string_value(json_object_get(doc, "os"));
+    const char *arch = json_string_value(json_object_get(doc, "architecture"));
+    const char *var = json_string_value(json_object_get(doc, "variant"));
+    cleanup_free char *want = NULL;
+    if (stg->base_stage < 0 && !strcasecmp(stg->base, "scratch")) {
+        /* only for the normalized request */
+        (void)bld_platform_match(stg->platform, "linux", "amd64", NULL, &want);
+        char *sl = strchr(want, '/');
+        if (strncmp(want, "linux", 5) || !sl || !sl[1])
+            return bld_instr_error(err, b->file, in, "unsupported platform `%s` (want linux/ARCH)",
+                                   stg->platform);
+        char *sl2 = strchr(sl + 1, '/');
+        if (sl2)
+            *sl2 = '\0';
+        json_object_set_new(doc, "architecture", json_string(sl + 1));
+        if (sl2)
+            json_object_set_new(doc, "variant", json_string(sl2 + 1));
+        return 0;
+    }
+    if (bld_platform_match(stg->platform, os, arch, var, &want))
+        return 0;
+    return bld_instr_error(err, b->file, in,
+                           "`%s` is %s/%s%s%s, not %s (--platform: strata builds without emulation)",
+                           stg->base, os ? os : "?", arch ? arch : "?", var && *var ? "/" : "",
+                           var && *var ? var : "", want);
+}
+
+static int stage_from_base(struct build *b, size_t si, struct error *err)
 {
     const struct bld_stage *stg = &b->plan->stages[si];
     struct stage_state *s = &b->st[si];
@@ -211,6 +246,14 @@ static int stage_from(struct build *b, size_t si, struct error *err)
     bld_cache_key("", "FROM image", img->digest, s->key);
     fmt_image_free(img);
     return 0;
+}
+
+static int stage_from(struct build *b, size_t si, struct error *err)
+{
+    if (stage_from_base(b, si, err) < 0)
+        return -1;
+    const struct bld_stage *stg = &b->plan->stages[si];
+    return check_platform(b, stg, &b->file->instrs[stg->first], &b->st[si], err);
 }
 
 static void history(struct build *b, struct stage_state *s, const char *created_by, bool empty)

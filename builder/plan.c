@@ -15,6 +15,7 @@ void bld_plan_free(struct bld_plan *p)
     for (size_t i = 0; i < p->n_stages; i++) {
         free(p->stages[i].name);
         free(p->stages[i].base);
+        free(p->stages[i].platform);
         free(p->stages[i].deps);
     }
     free(p->stages);
@@ -60,6 +61,13 @@ static int parse_from(struct bld_plan *p, struct bld_stage *st, const struct bld
     cleanup_strv char **w = NULL;
     if (bld_expand_words(in->args, f->escape, &sc, &w, &n, err) < 0)
         return bld_instr_prefix(err, f, in);
+    const char *plat = bld_instr_flag(in, "platform", NULL);
+    if (plat) {
+        if (bld_expand_word(plat, f->escape, &sc, &st->platform, err) < 0)
+            return bld_instr_prefix(err, f, in);
+        if (!*st->platform)
+            return bld_instr_error(err, f, in, "FROM --platform is empty (unset ARG?)");
+    }
     if (n == 1 || (n == 3 && !strcasecmp(w[1], "as"))) {
         if (!*w[0])
             return bld_instr_error(err, f, in, "FROM names an empty image (unset ARG?)");
@@ -90,6 +98,7 @@ int bld_plan_make(const struct bld_file *f, const struct bld_env *build_args, co
     struct bld_plan *p = xzalloc(sizeof *p);
     p->file = f;
     bld_args_init(&p->args, build_args);
+    bld_platform_args(&p->args.global);
     if (f->n_instrs == 0) {
         bld_plan_free(p);
         return error_set(err, 0, "%s: no instructions", f->path);

@@ -16,6 +16,7 @@ struct bld_stage {
     char *name;         /* lowercased AS name, or NULL */
     size_t first, end;  /* instruction range [first, end); first is the FROM */
     char *base;         /* FROM's argument, expanded with the global ARGs */
+    char *platform;     /* FROM --platform, expanded, or NULL */
     long base_stage;    /* an earlier stage's index, or -1 (image or scratch) */
     long *deps;         /* stages named by COPY --from (their indices) */
     size_t n_deps;

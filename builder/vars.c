@@ -1,10 +1,14 @@
 #include "builder/vars.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/utsname.h>
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "format/config.h"
 
 static bool valid_name(const char *s)
 {
@@ -108,6 +112,8 @@ int bld_args_declare(struct bld_args *a, const struct bld_file *f, const struct 
         } else if (!eq && !global && bld_env_find(&a->global, name) >= 0) {
             /* re-declaring a global ARG inside a stage brings its value in */
             value = bld_env_get(&a->global, name);
+        } else if (!eq && bld_platform_arg(name)) {
+            value = bld_platform_arg(name);
         }
         bld_env_set(&pending, name, value);
     }
@@ -115,4 +121,88 @@ int bld_args_declare(struct bld_args *a, const struct bld_file *f, const struct 
         bld_env_set(scope, pending.names[i], pending.values[i]);
     bld_env_clear(&pending);
     return 0;
+}
+
+static const char *host_variant(void)
+{
+    /* what BuildKit reports: arm has a variant, amd64 and arm64 none */
+    struct utsname u;
+    if (uname(&u) == 0 && !strncmp(u.machine, "armv", 4) && isdigit((unsigned char)u.machine[4]))
+        return u.machine[4] == '6' ? "v6" : "v7";
+    return "";
+}
+
+const char *bld_platform_arg(const char *name)
+{
+    static char platform[96];
+    bool target = !strncmp(name, "TARGET", 6), build = !strncmp(name, "BUILD", 5);
+    if (!target && !build)
+        return NULL;
+    const char *what = name + (target ? 6 : 5);
+    const char *arch = fmt_config_host_arch(), *variant = host_variant();
+    if (!strcmp(what, "OS"))
+        return "linux";
+    if (!strcmp(what, "ARCH"))
+        return arch;
+    if (!strcmp(what, "VARIANT"))
+        return variant;
+    if (!strcmp(what, "PLATFORM")) {
+        snprintf(platform, sizeof platform, "linux/%s%s%s", arch, *variant ? "/" : "", variant);
+        return platform;
+    }
+    return NULL;
+}
+
+void bld_platform_args(struct bld_env *out)
+{
+    static const char *const names[] = {"TARGETPLATFORM", "TARGETOS", "TARGETARCH",
+                                        "TARGETVARIANT",  "BUILDPLATFORM", "BUILDOS",
+                                        "BUILDARCH",      "BUILDVARIANT"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        bld_env_set(out, names[i], bld_platform_arg(names[i]));
+}
+
+static const char *norm_arch(const char *a)
+{
+    static const struct {
+        const char *alias, *arch;
+    } map[] = {{"x86_64", "amd64"}, {"x86-64", "amd64"}, {"aarch64", "arm64"},
+               {"armhf", "arm"},    {"armel", "arm"},    {"i386", "386"}, {"i686", "386"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcasecmp(a, map[i].alias))
+            return map[i].arch;
+    return a;
+}
+
+bool bld_platform_match(const char *want, const char *os, const char *arch, const char *variant,
+                        char **norm)
+{
+    size_t n;
+    cleanup_strv char **parts = NULL;
+    {
+        /* split at '/' */
+        cleanup_free char *w = xstrdup(want);
+        n = 1;
+        for (char *c = w; *c; c++)
+            n += *c == '/';
+        parts = xcalloc(n + 1, sizeof *parts);
+        char *save = NULL, *tok = strtok_r(w, "/", &save);
+        for (size_t i = 0; tok && i < n; i++, tok = strtok_r(NULL, "/", &save))
+            parts[i] = xstrdup(tok);
+    }
+    const char *wos = parts[0] ? parts[0] : "";
+    const char *warch = n > 1 && parts[1] ? norm_arch(parts[1]) : NULL;
+    const char *wvar = n > 2 && parts[2] ? parts[2] : NULL;
+    *norm = xasprintf("%s%s%s%s%s", wos, warch ? "/" : "", warch ? warch : "", wvar ? "/" : "",
+                      wvar ? wvar : "");
+    if (n > 3 || !*wos || strcasecmp(wos, os ? os : "linux"))
+        return false;
+    if (warch && strcmp(warch, norm_arch(arch ? arch : "")))
+        return false;
+    /* arm64's "v8" is its only variant: absent and v8 are the same */
+    if (wvar && variant && *variant && strcmp(wvar, variant))
+        return false;
+    if (wvar && (!variant || !*variant) && !(warch && !strcmp(warch, "arm64") && !strcmp(wvar, "v8")))
+        return false;
+    return true;
 }

@@ -37,4 +37,18 @@ int bld_args_declare(struct bld_args *a, const struct bld_file *f, const struct 
                      const struct bld_scope *sc, bool global, struct bld_env *scope,
                      struct error *err);
 
+/* The platform ARGs BuildKit predefines (TARGETPLATFORM, TARGETOS,
+ * TARGETARCH, TARGETVARIANT and the same for BUILD*): strata builds for the
+ * machine it runs on, so both describe it ("linux/amd64").  They are in the
+ * global scope (usable in FROM); a stage sees one after `ARG NAME`. */
+void bld_platform_args(struct bld_env *out);
+/* The value of a predefined platform ARG, or NULL when name is not one. */
+const char *bld_platform_arg(const char *name);
+
+/* "os[/arch[/variant]]" against an image's os/architecture/variant (arch
+ * aliases such as x86_64 folded, a missing variant matches any): true when
+ * the image is for that platform.  *norm gets the normalized request. */
+bool bld_platform_match(const char *want, const char *os, const char *arch, const char *variant,
+                        char **norm);
+
 #endif
