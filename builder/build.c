@@ -508,6 +508,26 @@ static int from_source(struct build *b, size_t si, const struct bld_instr *in, c
     return rc;
 }
 
+static int file_digest(const char *path, char out[FMT_DIGEST_MAX], struct error *err)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return error_errno(err, "open `%s`", path);
+    struct fmt_digester *d = fmt_digester_new();
+    char buf[65536];
+    ssize_t r;
+    while ((r = read(fd, buf, sizeof buf)) > 0)
+        fmt_digester_update(d, buf, (size_t)r);
+    int saved = errno;
+    fmt_digester_final(d, out);
+    fmt_digester_free(d);
+    if (r < 0) {
+        errno = saved;
+        return error_errno(err, "read `%s`", path);
+    }
+    return 0;
+}
+
 static int step_copy(struct build *b, size_t si, struct stage_state *s, const struct bld_instr *in,
                      struct error *err)
 {
@@ -515,7 +535,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
     static const char *const allowed_copy[] = {"from", "chown", "chmod", "link", NULL};
     /* --link is accepted: strata's result is the same, only BuildKit's
      * layer rebasing differs */
-    static const char *const allowed_add[] = {"chown", "chmod", "link", NULL};
+    static const char *const allowed_add[] = {"chown", "chmod", "link", "checksum", NULL};
     if (bld_instr_check_flags(b->file, in, add ? allowed_add : allowed_copy, err) < 0)
         return -1;
     struct bld_scope sc = {.env = &s->img.env, .args = &s->args};
@@ -570,6 +590,21 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
         return bld_instr_error(err, b->file, in, "COPY cannot fetch URLs; use ADD");
     if (any_url && any_local)
         return bld_instr_error(err, b->file, in, "ADD cannot mix URLs and local sources");
+    /* --checksum as BuildKit has it: one http(s) source only (a local
+     * source is refused, as Docker refuses it); checked before fetching */
+    cleanup_free char *checksum = NULL;
+    if ((f = bld_instr_flag(in, "checksum", NULL))) {
+        if (bld_expand_word(f, b->file->escape, &sc, &checksum, err) < 0)
+            return bld_instr_prefix(err, b->file, in);
+        if (n != 2)
+            return bld_instr_error(err, b->file, in, "--checksum needs exactly one source");
+        if (!any_url)
+            return bld_instr_error(err, b->file, in,
+                                   "--checksum needs an http(s) source: Docker refuses it for local files too");
+        if (!fmt_digest_is_valid(checksum))
+            return bld_instr_error(err, b->file, in,
+                                   "--checksum `%s` is not sha256:<64 lowercase hex digits>", checksum);
+    }
 
     char key[FMT_DIGEST_MAX];
     cleanup_free char *identity = NULL;
@@ -584,7 +619,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
         for (size_t i = 0; i < n; i++)
             cap += strlen(words[i]) + 1;
         cap += (from ? strlen(from) : 0) + (chown_s ? strlen(chown_s) : 0) +
-               (chmod_s ? strlen(chmod_s) : 0) + 40;
+               (chmod_s ? strlen(chmod_s) : 0) + (checksum ? strlen(checksum) : 0) + 60;
         cb = xmalloc(cap);
         strcpy(cb, add ? "ADD" : "COPY");
         if (from)
@@ -593,6 +628,8 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
             sprintf(cb + strlen(cb), " --chown=%s", chown_s);
         if (chmod_s)
             sprintf(cb + strlen(cb), " --chmod=%s", chmod_s);
+        if (checksum)
+            sprintf(cb + strlen(cb), " --checksum=%s", checksum);
         for (size_t i = 0; i < n; i++) {
             strcat(cb, " ");
             strcat(cb, words[i]);
@@ -606,6 +643,19 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
             char *local = NULL;
             if (bld_fetch_url(words[i], url_dir, &local, err) < 0)
                 return bld_instr_prefix(err, b->file, in);
+            if (checksum) {
+                char got[FMT_DIGEST_MAX];
+                cleanup_free char *lp = xasprintf("%s/%s", url_dir, local);
+                int drc = file_digest(lp, got, err);
+                if (drc < 0 || strcmp(got, checksum)) {
+                    free(local);
+                    if (drc < 0)
+                        return bld_instr_prefix(err, b->file, in);
+                    return bld_instr_error(err, b->file, in,
+                                           "checksum mismatch for `%s`: --checksum says %s, the download is %s",
+                                           words[i], checksum, got);
+                }
+            }
             free(words[i]);
             words[i] = local; /* the file's name inside url_dir */
         }
