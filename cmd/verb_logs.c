@@ -1,4 +1,5 @@
-/* strata logs: a detached container's stdout and stderr, from its log. */
+/* strata logs: a container's stdout and stderr, from its log (kept by -d
+ * and by foreground runs without --rm). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -74,7 +75,8 @@ static int run_logs(struct cli *cli, const struct verb *v, int argc, char **argv
 STRATA_VERB(logs, "logs", "show a container's output",
             "usage: strata logs [-f] CONTAINER\n"
             "\n"
-            "Prints what a detached container wrote to stdout and stderr.\n"
+            "Prints what a container wrote to stdout and stderr (detached, or in the\n"
+            "foreground without --rm).\n"
             "\n"
             "options:\n"
             "  -f, --follow   keep printing new output until the container stops\n",

@@ -489,8 +489,14 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         }
         if (o.detach)
             status = detach(v, ctr, &spec, o.rm);
-        else
+        else {
+            /* as podman: a kept container's output is in its log too */
+            if (!o.rm && (spec.log_fd = run_ctr_open_log(ctr, &err)) < 0)
+                goto fail_ctr;
             status = supervise(v, ctr, &spec, o.rm, -1);
+            if (spec.log_fd >= 0)
+                close(spec.log_fd);
+        }
         goto done;
 
     fail_ctr: {

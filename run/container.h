@@ -68,6 +68,9 @@ struct run_spec {
      * and from a pty created inside the container instead. */
     int stdin_fd, stdout_fd, stderr_fd;
     bool tty;          /* real pty, window size from stdin (or stdout) tty */
+    /* >= 0: stdout and stderr (or the pty's output) are also appended to
+     * this fd (the container's log), relayed through pipes; -1 = none */
+    int log_fd;
     bool interactive;  /* keep stdin; without it the process gets /dev/null */
 
     struct run_limits limits;

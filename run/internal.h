@@ -111,8 +111,24 @@ struct run_relay {
     int out_fd;      /* where the pty's output goes */
     int sigfd;       /* signalfd of run_forwarded_signals */
     int pidfd;       /* the process to wait for and to signal */
+    struct run_tee *tee; /* NULL, or output also kept in a log */
 };
-/* Loops until the pidfd says the process ended; forwards signals. */
+/* A foreground run's log: the process's stdout and stderr come through
+ * pipes (or the pty) and are copied to the caller's fds and the log. */
+struct run_tee {
+    int out_pipe[2]; /* -1 when the pty carries the output */
+    int err_pipe[2];
+    int out_fd, err_fd; /* the caller's destinations */
+    int log_fd;
+};
+/* Pipes for out/err unless tty; all fds -1 first, so close is always safe. */
+int run_tee_open(struct run_tee *t, int log_fd, int out_fd, int err_fd, bool tty,
+                 struct error *err);
+void run_tee_close_writers(struct run_tee *t);
+void run_tee_close(struct run_tee *t);
+/* Loops until the pidfd says the process ended; forwards signals.  When
+ * the caller's side of a pipe goes away (EPIPE), that pipe is closed, so
+ * the process sees EPIPE as if it wrote there itself. */
 int run_relay_loop(struct run_relay *r, struct error *err);
 /* Terminal raw mode on fd for the duration of a -t session. */
 struct run_tty_saved {

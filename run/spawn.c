@@ -38,6 +38,7 @@ void run_spec_init(struct run_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
     spec->stdin_fd = spec->stdout_fd = spec->stderr_fd = -1;
+    spec->log_fd = -1;
     spec->network = RUN_NET_NONE;
     spec->limits.memory_swap = 0;
 }
@@ -455,6 +456,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_tty_saved tty_saved = {.fd = -1};
     struct run_cgroup *cg = NULL;
     struct run_procview *pv = NULL;
+    struct run_tee tee_buf, *tee = NULL;
+    struct run_spec tee_spec;
     unsigned etc_mask = spec->rootfs ? etc_missing(spec->rootfs) : 0;
     cleanup_free char *pv_dir = xasprintf("%s/procview", run_dir);
     cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
@@ -512,6 +515,22 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
             goto out;
     }
 
+    if (spec->log_fd >= 0) {
+        /* the log: output comes through pipes (or the pty) to the relay */
+        if (run_tee_open(&tee_buf, spec->log_fd,
+                         spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO,
+                         spec->stderr_fd >= 0 ? spec->stderr_fd : STDERR_FILENO, spec->tty,
+                         err) < 0)
+            goto out;
+        tee = &tee_buf;
+        if (!spec->tty) {
+            tee_spec = *spec;
+            tee_spec.stdout_fd = tee->out_pipe[1];
+            tee_spec.stderr_fd = tee->err_pipe[1];
+            spec = &tee_spec;
+        }
+    }
+
     struct helper_ctx h = {
         .spec = spec, .root = root, .run_dir = run_dir,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
@@ -526,6 +545,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     }
     if (c_pid == 0)
         helper_main(&h);
+    if (tee)
+        run_tee_close_writers(tee);
     close(sc[1]);
     sc[1] = -1;
     close(sg[1]);
@@ -587,7 +608,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     if (run_cgroup_add_pid(cg, g_pid, err) < 0)
         goto fail;
 
-    int out_fd = spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO;
+    int out_fd = tee ? tee->out_fd : spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO;
     int in_fd = spec->stdin_fd >= 0 ? spec->stdin_fd : STDIN_FILENO;
     if (run_msg_send(sg[0], RUN_MSG_GO, 0, -1) < 0) {
         error_errno(err, "talk to the container process");
@@ -641,6 +662,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         .out_fd = out_fd,
         .sigfd = sigfd,
         .pidfd = pidfd,
+        .tee = tee,
     };
     if (run_relay_loop(&rl, err) < 0)
         goto fail;
@@ -660,6 +682,8 @@ fail:
     g_pid = -1;
 out:
     run_tty_restore(&tty_saved);
+    if (tee)
+        run_tee_close(tee);
     if (master >= 0)
         close(master);
     /* Closing the socket tells the helper to unmount and exit; every

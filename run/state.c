@@ -130,6 +130,14 @@ static int ctr_open(const char *root, const char *id, struct run_ctr **out, stru
     return 0;
 }
 
+int run_ctr_open_log(struct run_ctr *c, struct error *err)
+{
+    int fd = openat(c->dirfd, "log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return error_errno(err, "open `%s/log`", c->dir);
+    return fd;
+}
+
 int run_ctr_reload(struct run_ctr *c, struct error *err)
 {
     json_t *s = NULL;

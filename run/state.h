@@ -2,7 +2,7 @@
  * it was asked to run), state.json (written atomically: Status, Pid,
  * the monitor's pid and start time, ExitCode, OOMKilled, times), `image`
  * (the image's manifest digest, read by the store's prune), upper/ and
- * work/ (the container layer), and `log` (stdout/stderr when detached).
+ * work/ (the container layer), and `log` (stdout/stderr, unless --rm in the foreground).
  *
  * "running" is never trusted from the file alone: the process that owns
  * the container (the monitor: `strata run` itself, or its detached child)
@@ -65,6 +65,10 @@ bool run_ctr_wait_stopped(struct run_ctr *c, int timeout_ms);
 
 /* "TERM", "SIGTERM" or "15" -> 15; -1 when unknown. */
 int run_signal_parse(const char *s);
+
+/* Opens the container's `log` for appending (a detached or foreground
+ * run keeps stdout and stderr there for `logs`); returns the fd or <0. */
+int run_ctr_open_log(struct run_ctr *c, struct error *err);
 
 /* Removes the cgroup (if left) and the directory. */
 int run_ctr_remove(struct run_ctr *c, struct error *err);
