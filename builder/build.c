@@ -805,6 +805,89 @@ static int step_workdir(struct build *b, struct stage_state *s, const struct bld
     return rc;
 }
 
+/* One instruction of a stage (a line of the file or an ONBUILD trigger). */
+static int run_instr(struct build *b, size_t si, const struct bld_instr *in, struct error *err)
+{
+    struct stage_state *s = &b->st[si];
+    const struct bld_file *f = b->file;
+    struct bld_scope sc = {.env = &s->img.env, .args = &s->args};
+    int rc;
+    if (!strcmp(in->cmd, "run")) {
+        rc = step_run(b, s, in, err);
+    } else if (!strcmp(in->cmd, "copy") || !strcmp(in->cmd, "add")) {
+        rc = step_copy(b, si, s, in, err);
+    } else if (!strcmp(in->cmd, "workdir")) {
+        rc = step_workdir(b, s, in, err);
+    } else if (!strcmp(in->cmd, "arg")) {
+        /* Not part of the key chain: as Docker does, a new value misses
+         * at its first use (every RUN, whose key has the ARG values,
+         * and any instruction that expands it), not at the ARG line. */
+        rc = bld_args_declare(&b->plan->args, f, in, &sc, false, &s->args, err);
+        if (rc == 0) {
+            cleanup_free char *hist = xasprintf("ARG %s", in->args);
+            history(b, s, hist, true);
+        }
+    } else if (!strcmp(in->cmd, "from")) {
+        rc = bld_instr_error(err, f, in, "unexpected FROM");
+    } else {
+        cleanup_free char *cb = NULL;
+        rc = bld_image_apply(&s->img, f, in, &sc, &cb, err);
+        if (rc == 0) {
+            bld_cache_key(s->key, cb, NULL, s->key);
+            history(b, s, cb, true);
+        }
+    }
+    return rc;
+}
+
+/* Docker's ONBUILD: the base's triggers run right after FROM, in order,
+ * as if written there; they are not passed on to this image's children.
+ * Errors name the FROM line that brought them in. */
+static int run_onbuild(struct build *b, size_t si, struct error *err)
+{
+    struct stage_state *s = &b->st[si];
+    const struct bld_instr *from = &b->file->instrs[b->plan->stages[si].first];
+    json_t *cfg = json_object_get(s->img.doc, "config");
+    json_t *ob = json_object_get(cfg, "OnBuild");
+    if (!json_is_array(ob) || json_array_size(ob) == 0) {
+        if (ob)
+            json_object_del(cfg, "OnBuild");
+        return 0;
+    }
+    json_incref(ob);
+    json_object_del(cfg, "OnBuild");
+    int rc = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(ob, i, t) {
+        const char *text = json_string_value(t);
+        if (!text)
+            continue;
+        struct bld_file *tf = NULL;
+        if (bld_parse(b->file->path, text, strlen(text), &tf, err) < 0) {
+            rc = bld_instr_error(err, b->file, from, "ONBUILD trigger `%s`: %s", text, err->msg);
+            break;
+        }
+        tf->escape = b->file->escape;
+        for (size_t k = 0; k < tf->n_instrs && rc == 0; k++) {
+            struct bld_instr *in = &tf->instrs[k];
+            in->line = from->line;
+            if (!strcmp(in->cmd, "onbuild") || !strcmp(in->cmd, "from") ||
+                !strcmp(in->cmd, "maintainer")) {
+                rc = bld_instr_error(err, b->file, in, "not allowed as an ONBUILD trigger");
+                break;
+            }
+            say(b, "--> ONBUILD %s\n", in->text);
+            rc = run_instr(b, si, in, err);
+        }
+        bld_file_free(tf);
+        if (rc < 0)
+            break;
+    }
+    json_decref(ob);
+    return rc;
+}
+
 static int run_stage(struct build *b, size_t si, struct error *err)
 {
     const struct bld_stage *stg = &b->plan->stages[si];
@@ -812,40 +895,13 @@ static int run_stage(struct build *b, size_t si, struct error *err)
     const struct bld_file *f = b->file;
     b->step++;
     say(b, "STEP %zu/%zu: %s\n", b->step, b->plan->n_steps, f->instrs[stg->first].text);
-    if (stage_from(b, si, err) < 0)
+    if (stage_from(b, si, err) < 0 || run_onbuild(b, si, err) < 0)
         return -1;
     for (size_t i = stg->first + 1; i < stg->end; i++) {
         const struct bld_instr *in = &f->instrs[i];
         b->step++;
         say(b, "STEP %zu/%zu: %s\n", b->step, b->plan->n_steps, in->text);
-        struct bld_scope sc = {.env = &s->img.env, .args = &s->args};
-        int rc;
-        if (!strcmp(in->cmd, "run")) {
-            rc = step_run(b, s, in, err);
-        } else if (!strcmp(in->cmd, "copy") || !strcmp(in->cmd, "add")) {
-            rc = step_copy(b, si, s, in, err);
-        } else if (!strcmp(in->cmd, "workdir")) {
-            rc = step_workdir(b, s, in, err);
-        } else if (!strcmp(in->cmd, "arg")) {
-            /* Not part of the key chain: as Docker does, a new value misses
-             * at its first use (every RUN, whose key has the ARG values,
-             * and any instruction that expands it), not at the ARG line. */
-            rc = bld_args_declare(&b->plan->args, f, in, &sc, false, &s->args, err);
-            if (rc == 0) {
-                cleanup_free char *hist = xasprintf("ARG %s", in->args);
-                history(b, s, hist, true);
-            }
-        } else if (!strcmp(in->cmd, "from")) {
-            rc = bld_instr_error(err, f, in, "unexpected FROM");
-        } else {
-            cleanup_free char *cb = NULL;
-            rc = bld_image_apply(&s->img, f, in, &sc, &cb, err);
-            if (rc == 0) {
-                bld_cache_key(s->key, cb, NULL, s->key);
-                history(b, s, cb, true);
-            }
-        }
-        if (rc < 0)
+        if (run_instr(b, si, in, err) < 0)
             return -1;
     }
     s->built = true;

@@ -540,10 +540,24 @@ int bld_image_apply(struct bld_image *img, const struct bld_file *f, const struc
     if (!strcmp(cmd, "healthcheck"))
         return apply_healthcheck(img, f, in, created_by, err);
     if (!strcmp(cmd, "onbuild")) {
-        /* kept in the config for images built FROM this one, as Docker does;
-         * strata does not run the triggers */
+        /* kept in the config; a build FROM this image runs them (build.c) */
         if (!*in->args)
             return bld_instr_error(err, f, in, "ONBUILD requires an instruction");
+        struct bld_file *tf = NULL;
+        if (bld_parse(f->path, in->args, strlen(in->args), &tf, err) < 0)
+            return bld_instr_error(err, f, in, "ONBUILD trigger does not parse: %s", err->msg);
+        const char *kw = tf->n_instrs == 1 ? tf->instrs[0].cmd : NULL;
+        bool refused = kw && (!strcmp(kw, "onbuild") || !strcmp(kw, "from") ||
+                              !strcmp(kw, "maintainer"));
+        bool one = tf->n_instrs == 1;
+        cleanup_free char *upper = kw ? xstrdup(kw) : NULL;
+        for (char *c = upper; c && *c; c++)
+            *c = (char)toupper((unsigned char)*c);
+        bld_file_free(tf);
+        if (!one)
+            return bld_instr_error(err, f, in, "ONBUILD takes exactly one instruction");
+        if (refused)
+            return bld_instr_error(err, f, in, "%s is not allowed as an ONBUILD trigger", upper);
         json_t *ob = bld_image_get(img, "OnBuild");
         if (!json_is_array(ob)) {
             ob = json_array();
