@@ -48,5 +48,6 @@ bool fmt_whiteout_file_is_whiteout(int fd)
 bool fmt_xattr_is_union_private(const char *name)
 {
     return !strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13) ||
-           !strncmp(name, "user.fuseoverlayfs.", 19) || !strcmp(name, FMT_OVERRIDE_STAT_XATTR);
+           !strncmp(name, "user.fuseoverlayfs.", 19) || !strncmp(name, "user.strata.", 12) ||
+           !strcmp(name, FMT_OVERRIDE_STAT_XATTR);
 }

@@ -33,7 +33,8 @@ bool fmt_whiteout_dir_is_opaque(int fd);
 bool fmt_whiteout_file_is_whiteout(int fd);
 
 /* xattrs that describe the union itself, never content: trusted.overlay.*,
- * user.overlay.*, user.fuseoverlayfs.*, and user.containers.override_stat
+ * user.overlay.*, user.fuseoverlayfs.*, user.strata.* (strata-unionfs's own
+ * bookkeeping), and user.containers.override_stat
  * (consumed as metadata).  Not copied into layers, nor out of them. */
 bool fmt_xattr_is_union_private(const char *name);
 

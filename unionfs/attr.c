@@ -3,6 +3,7 @@
  * mapping and squashing applied. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -63,11 +64,22 @@ void ufs_present_stat(struct ufs *fs, struct ufs_node *n, int fd, struct stat *s
                 layers += n->dfd[i] >= 0;
             if (layers > 1)
                 st->st_nlink = 1;
-        } else if (n->index) {
-            /* one link is work/index's; names still only in the lower
-             * count as links of the same inode */
-            nlink_t up = st->st_nlink > 1 ? st->st_nlink - 1 : 1;
-            st->st_nlink = up > n->lower_nlink ? up : n->lower_nlink;
+        } else if (S_ISREG(n->type) && (n->index || (n->layer == 0 && st->st_nlink > 1))) {
+            /* A copied-up lower hard-link set: one link of the inode is
+             * work/index's, and the lower names still shown count as
+             * links of it too (the inode's xattr keeps their number; an
+             * upper name reached first has no n->index, hence the look). */
+            char path[64], v[32];
+            ufs_proc_path(path, sizeof path, fd);
+            ssize_t len = getxattr(path, UFS_XATTR_LOWER_LINKS, v, sizeof v - 1);
+            nlink_t up = st->st_nlink > 1 ? st->st_nlink - 1 : 0;
+            if (len > 0) {
+                v[len] = 0;
+                st->st_nlink = up + (nlink_t)strtoull(v, NULL, 10);
+            } else if (n->index) {
+                /* an index made before the count was kept */
+                st->st_nlink = up + (n->lower_nlink > 1 ? n->lower_nlink - 1 : 0);
+            }
         }
     }
 }

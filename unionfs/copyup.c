@@ -225,12 +225,14 @@ static int copy_dir(struct ufs *fs, struct ufs_node *n, int pup, const char *nam
     return 0;
 }
 
-static int make_copy(struct ufs *fs, struct ufs_node *n, const struct stat *st, const char *tmp,
+/* Copies the lower object behind O_PATH fd lfd to work/tmp/tmp; *out is
+ * an O_RDWR fd for a regular file, else O_PATH. */
+static int make_copy(struct ufs *fs, int lfd, const struct stat *st, const char *tmp,
                      bool with_data, int *out)
 {
     int fd = -1, r = 0;
     if (S_ISREG(st->st_mode)) {
-        cleanup_close int src = ufs_reopen(n->fd, O_RDONLY);
+        cleanup_close int src = ufs_reopen(lfd, O_RDONLY);
         if (src < 0)
             return errno;
         fd = openat(fs->tmp_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -244,7 +246,7 @@ static int make_copy(struct ufs *fs, struct ufs_node *n, const struct stat *st, 
             r = errno;
     } else if (S_ISLNK(st->st_mode)) {
         char target[PATH_MAX + 1];
-        ssize_t len = readlinkat(n->fd, "", target, PATH_MAX);
+        ssize_t len = readlinkat(lfd, "", target, PATH_MAX);
         if (len < 0)
             return errno;
         target[len] = 0;
@@ -295,6 +297,33 @@ static int make_copy(struct ufs *fs, struct ufs_node *n, const struct stat *st, 
     return 0;
 }
 
+static void index_key(struct ufs *fs, int layer, const struct stat *st, char *key, size_t size)
+{
+    snprintf(key, size, "%llx-%llx", (unsigned long long)fs->layers[layer].dev,
+             (unsigned long long)st->st_ino);
+}
+
+static int set_lower_links(int fd, nlink_t links);
+
+/* The node now answers with the upper object pfd (O_PATH); in_index: it is
+ * the work/index copy of the lower hard-link set st. */
+static void node_now_upper(struct ufs *fs, struct ufs_node *n, int pfd, const struct stat *st,
+                           bool in_index)
+{
+    struct stat ust;
+    fstat(pfd, &ust);
+    ufs_id_alias(fs, fs->layers[0].dev, ust.st_ino, n->ino);
+    if (in_index) {
+        n->index = true;
+        n->odev = fs->layers[n->layer].dev;
+        n->oino = st->st_ino;
+        n->lower_nlink = st->st_nlink;
+    }
+    n->lfd = n->fd;
+    n->fd = pfd;
+    n->layer = 0;
+}
+
 static int copy_nondir(struct ufs *fs, struct ufs_node *n, int pup, const char *name,
                        bool with_data)
 {
@@ -304,12 +333,13 @@ static int copy_nondir(struct ufs *fs, struct ufs_node *n, int pup, const char *
         return errno;
     ufs_tmp_name(fs, tmp, sizeof tmp);
     int fd = -1;
-    int r = make_copy(fs, n, &st, tmp, with_data, &fd);
+    int r = make_copy(fs, n->fd, &st, tmp, with_data, &fd);
     char key[64] = "";
     if (!r && S_ISREG(st.st_mode) && st.st_nlink > 1) {
-        snprintf(key, sizeof key, "%llx-%llx", (unsigned long long)fs->layers[n->layer].dev,
-                 (unsigned long long)st.st_ino);
-        if (linkat(fs->tmp_fd, tmp, fs->index_fd, key, 0) < 0)
+        /* this name becomes an upper name: the others stay lower names */
+        index_key(fs, n->layer, &st, key, sizeof key);
+        r = set_lower_links(fd, st.st_nlink - 1);
+        if (!r && linkat(fs->tmp_fd, tmp, fs->index_fd, key, 0) < 0)
             r = errno;
     }
     if (!r && renameat(fs->tmp_fd, tmp, pup, name) < 0) {
@@ -329,19 +359,94 @@ static int copy_nondir(struct ufs *fs, struct ufs_node *n, int pup, const char *
         if (pfd < 0)
             return errno;
     }
-    struct stat ust;
-    fstat(pfd, &ust);
-    ufs_id_alias(fs, fs->layers[0].dev, ust.st_ino, n->ino);
-    if (*key) {
-        n->index = true;
-        n->odev = fs->layers[n->layer].dev;
-        n->oino = st.st_ino;
-        n->lower_nlink = st.st_nlink;
-    }
-    n->lfd = n->fd;
-    n->fd = pfd;
-    n->layer = 0;
+    node_now_upper(fs, n, pfd, &st, *key != 0);
     return 0;
+}
+
+/* Stores how many lower names of a set the merged view still shows on the
+ * copy's inode (fd: the copy, O_RDWR or O_PATH).  Where user xattrs are not
+ * supported the count falls back to "all but the copied-up name". */
+static int set_lower_links(int fd, nlink_t links)
+{
+    char v[32];
+    int len = snprintf(v, sizeof v, "%llu", (unsigned long long)links);
+    if (fsetxattr(fd, UFS_XATTR_LOWER_LINKS, v, (size_t)len, 0) == 0)
+        return 0;
+    if (errno == EBADF) {
+        char path[64];
+        ufs_proc_path(path, sizeof path, fd);
+        if (setxattr(path, UFS_XATTR_LOWER_LINKS, v, (size_t)len, 0) == 0)
+            return 0;
+    }
+    return errno == ENOTSUP ? 0 : errno;
+}
+
+static pthread_mutex_t links_lock = PTHREAD_MUTEX_INITIALIZER; /* lower_links updates */
+
+/* Puts a lower hard-link set into work/index without an upper name, for a
+ * lower name that is about to leave the view: the other names then resolve
+ * to the index inode, which carries the count.  Caller holds n->lock. */
+static int index_only(struct ufs *fs, struct ufs_node *n, const struct stat *st)
+{
+    char tmp[64], key[64];
+    ufs_tmp_name(fs, tmp, sizeof tmp);
+    index_key(fs, n->layer, st, key, sizeof key);
+    int fd = -1;
+    int r = make_copy(fs, n->fd, st, tmp, true, &fd);
+    if (!r)
+        r = set_lower_links(fd, st->st_nlink);
+    int pfd = -1;
+    if (!r && linkat(fs->tmp_fd, tmp, fs->index_fd, key, 0) < 0) {
+        r = errno;
+        if (r == EEXIST) /* a leftover of an earlier mount: it is the set */
+            r = (pfd = openat(fs->index_fd, key, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 ? errno : 0;
+    }
+    unlinkat(fs->tmp_fd, tmp, 0);
+    if (!r && pfd < 0)
+        pfd = ufs_reopen(fd, O_PATH);
+    if (!r && pfd < 0)
+        r = errno;
+    if (fd >= 0)
+        close(fd);
+    if (r)
+        return r;
+    node_now_upper(fs, n, pfd, st, true);
+    return 0;
+}
+
+int ufs_lower_link_gone(struct ufs *fs, struct ufs_node *n)
+{
+    if (!S_ISREG(n->type))
+        return 0;
+    int r = 0;
+    pthread_mutex_lock(&n->lock);
+    if (n->layer > 0 && !n->index) {
+        struct stat st;
+        if (fstat(n->fd, &st) < 0)
+            r = errno;
+        else if (st.st_nlink > 1)
+            r = index_only(fs, n, &st);
+    }
+    if (!r && n->index) {
+        char path[64], v[32];
+        ufs_proc_path(path, sizeof path, n->fd);
+        pthread_mutex_lock(&links_lock);
+        ssize_t len = getxattr(path, UFS_XATTR_LOWER_LINKS, v, sizeof v - 1);
+        unsigned long long links = n->lower_nlink > 1 ? n->lower_nlink - 1 : 0;
+        if (len > 0) {
+            v[len] = 0;
+            links = strtoull(v, NULL, 10);
+        }
+        if (links > 0) {
+            int len2 = snprintf(v, sizeof v, "%llu", links - 1);
+            if (setxattr(path, UFS_XATTR_LOWER_LINKS, v, (size_t)len2, 0) < 0 &&
+                errno != ENOTSUP)
+                r = errno;
+        }
+        pthread_mutex_unlock(&links_lock);
+    }
+    pthread_mutex_unlock(&n->lock);
+    return r;
 }
 
 static int copy_up_locked(struct ufs *fs, struct ufs_node *n, bool with_data)

@@ -324,6 +324,37 @@ static int scan_links(struct ufs *fs, int layer, int dfd, const char *path)
     return r;
 }
 
+/* Once every lower name still shown is linked into the upper, the index
+ * links and their counts have no use left: the upper names are the set. */
+static int drop_index(struct ufs *fs)
+{
+    int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return errno;
+    }
+    int r = 0;
+    struct dirent *de;
+    while (!r && (de = readdir(d))) {
+        if (de->d_type != DT_REG)
+            continue;
+        cleanup_close int f = openat(fs->index_fd, de->d_name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (f < 0)
+            continue;
+        char path[64];
+        ufs_proc_path(path, sizeof path, f);
+        if (removexattr(path, UFS_XATTR_LOWER_LINKS) < 0 && errno != ENODATA &&
+            errno != ENOTSUP)
+            r = errno;
+        else if (unlinkat(fs->index_fd, de->d_name, 0) < 0)
+            r = errno;
+    }
+    closedir(d);
+    return r;
+}
+
 static bool index_empty(struct ufs *fs)
 {
     int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -351,6 +382,8 @@ int ufs_upper_flatten(const struct ufs_options *o, struct error *err)
         r = walk(fs, fs->layers[0].fd);
         for (int i = 1; !r && i < fs->n_layers && !index_empty(fs); i++)
             r = scan_links(fs, i, fs->layers[i].fd, "");
+        if (!r)
+            r = drop_index(fs);
         if (r)
             r = error_code(err, r, "flatten upper `%s`", o->upper);
     }

@@ -178,6 +178,13 @@ int ufs_copy_up_held(struct ufs *fs, struct ufs_node *n, bool with_data);
 int ufs_upper_dir(struct ufs *fs, struct ufs_node *d);
 int ufs_upper_dir_held(struct ufs *fs, struct ufs_node *d);
 
+/* copyup.c: a lower hard-link set copied up lives in work/index; the
+ * inode's xattr counts the names still shown from the lower. */
+#define UFS_XATTR_LOWER_LINKS "user.strata.lower_links"
+/* One lower name of node n's set leaves the view (unlink, replaced by a
+ * rename, or turned into an upper name).  Returns errno. */
+int ufs_lower_link_gone(struct ufs *fs, struct ufs_node *n);
+
 /* util.c */
 void ufs_proc_path(char *buf, size_t size, int fd);
 int ufs_reopen(int fd, int flags);

@@ -429,6 +429,17 @@ static int do_unlink(struct ufs *fs, struct ufs_node *p, const char *name)
         return r;
     }
     uint64_t number = entry_number(fs, &ent);
+    if (!ent.upper && S_ISREG(ent.st.st_mode) && (ent.index || ent.st.st_nlink > 1)) {
+        /* a lower name of a hard-link set: the other names lose a link */
+        struct ufs_node *ln;
+        ufs_entry_to_node(fs, p, name, &ent, &ln);
+        r = ufs_lower_link_gone(fs, ln);
+        ufs_node_forget(fs, ln, 1);
+        if (r) {
+            ufs_entry_release(fs, &ent);
+            return r;
+        }
+    }
     int pup = ufs_upper_dir(fs, p);
     if (pup < 0) {
         ufs_entry_release(fs, &ent);
@@ -586,7 +597,9 @@ static int side_to_upper(struct ufs *fs, struct rn_side *s)
         return 0;
     char path[64];
     ufs_proc_path(path, sizeof path, ufs_node_fd(n, NULL));
-    return linkat(AT_FDCWD, path, s->up, s->name, AT_SYMLINK_FOLLOW) < 0 ? errno : 0;
+    if (linkat(AT_FDCWD, path, s->up, s->name, AT_SYMLINK_FOLLOW) < 0)
+        return errno;
+    return ufs_lower_link_gone(fs, n); /* a lower name became an upper one */
 }
 
 static bool dir_has_lower(struct ufs_node *n)
@@ -688,6 +701,9 @@ static int do_rename(struct ufs *fs, struct ufs_node *p1, const char *name, stru
         goto unlock;
     if (exchange && (r = make_opaque_if_needed(&b, a.lower)))
         goto unlock;
+    if (!exchange && b.exists && !b.ent.upper && !b_dir && S_ISREG(b.ent.st.st_mode) &&
+        (b.ent.index || b.ent.st.st_nlink > 1) && (r = ufs_lower_link_gone(fs, b.node)))
+        goto unlock; /* a lower name of a hard-link set is replaced */
     if (!exchange && b.exists && b_dir && b.ent.upper &&
         (r = clear_upper_dir(fs, b.up, newname)))
         goto unlock;
