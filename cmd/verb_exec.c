@@ -46,6 +46,7 @@ static int run_exec_verb(struct cli *cli, const struct verb *v, int argc, char *
     struct error err = {0};
     struct run_ctr *ct = NULL;
     char **full_env = NULL, **cap_add = NULL, **cap_drop = NULL;
+    cleanup_free char *seccomp_cache = NULL;
     int status = 126;
     if (run_ctr_find(cli->root, argv[optind], &ct, &err) < 0)
         goto fail;
@@ -69,7 +70,10 @@ static int run_exec_verb(struct cli *cli, const struct verb *v, int argc, char *
         .user = user ? user : json_string_value(json_object_get(ct->config, "User")),
         .tty = tty,
         .interactive = interactive,
+        .seccomp_unconfined = json_is_true(json_object_get(ct->config, "SeccompUnconfined")),
     };
+    seccomp_cache = xasprintf("%s/../../cache/seccomp", ct->dir);
+    s.seccomp_cache = seccomp_cache;
     const char *keys[] = {"CapAdd", "CapDrop"};
     char ***dst[] = {&cap_add, &cap_drop};
     for (int k = 0; k < 2; k++) {

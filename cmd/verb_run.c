@@ -71,7 +71,7 @@ static int parse_size(const char *s, int64_t *out)
 }
 
 struct run_opts {
-    bool rm, detach, interactive, tty, read_only, init, no_proc_view;
+    bool rm, detach, interactive, tty, read_only, init, no_proc_view, seccomp_unconfined;
     const char *name, *workdir, *user, *hostname, *entrypoint, *rootfs;
     enum run_network network;
     struct list env, env_files, volumes, tmpfs, cap_add, cap_drop;
@@ -228,7 +228,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
 {
     enum {
         O_NAME = 1000, O_ENVFILE, O_TMPFS, O_CPUS, O_PIDS, O_NET, O_HOST, O_RO, O_INIT,
-        O_EP, O_CAPADD, O_CAPDROP, O_ROOTFS, O_SWAP, O_CPUSET, O_NOPV, O_RM,
+        O_EP, O_CAPADD, O_CAPDROP, O_ROOTFS, O_SWAP, O_CPUSET, O_NOPV, O_RM, O_SECOPT,
     };
     static const struct option opts[] = {
         {"rm", no_argument, NULL, O_RM},
@@ -256,6 +256,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         {"cap-add", required_argument, NULL, O_CAPADD},
         {"cap-drop", required_argument, NULL, O_CAPDROP},
         {"no-proc-view", no_argument, NULL, O_NOPV},
+        {"security-opt", required_argument, NULL, O_SECOPT},
         {"rootfs", required_argument, NULL, O_ROOTFS}, /* internal: a plain directory */
         {0},
     };
@@ -327,6 +328,15 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         case O_CAPADD: list_add(&o.cap_add, optarg); break;
         case O_CAPDROP: list_add(&o.cap_drop, optarg); break;
         case O_NOPV: o.no_proc_view = true; break;
+        case O_SECOPT:
+            /* only the default filter or none; no custom profiles */
+            if (strcmp(optarg, "seccomp=unconfined") && strcmp(optarg, "seccomp:unconfined")) {
+                status = cli_usage_error(v, "unsupported --security-opt `%s` (only "
+                                            "seccomp=unconfined)", optarg);
+                goto out;
+            }
+            o.seccomp_unconfined = true;
+            break;
         case O_ROOTFS: o.rootfs = optarg; break;
         default:
             status = cli_exit_status(c);
@@ -352,7 +362,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         struct run_volume *vols = NULL;
         struct run_tmpfs *tmpfs = NULL;
         cleanup_free char *rootfs_abs = NULL;
-        char *upper = NULL, *work = NULL, *hostname_default = NULL;
+        char *upper = NULL, *work = NULL, *hostname_default = NULL, *seccomp_cache = NULL;
         json_t *icfg = NULL;
         const char *image_name = o.rootfs ? NULL : argv[optind++];
 
@@ -410,6 +420,8 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
                                 strv_json(o.cap_add.v), "CapDrop", strv_json(o.cap_drop.v));
         if (o.hostname)
             json_object_set_new(cfg, "Hostname", json_string(o.hostname));
+        if (o.seccomp_unconfined)
+            json_object_set_new(cfg, "SeccompUnconfined", json_true());
         json_object_set_new(cfg, "Limits",
                             json_pack("{s:I, s:I, s:f, s:I, s:s?}", "Memory",
                                       (json_int_t)o.limits.memory, "MemorySwap",
@@ -479,6 +491,10 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         spec.init = o.init;
         spec.read_only = o.read_only;
         spec.no_proc_view = o.no_proc_view;
+        spec.seccomp_unconfined = o.seccomp_unconfined;
+        /* STORE/containers/<id>/../../cache: the store's cache */
+        seccomp_cache = xasprintf("%s/../../cache/seccomp", ctr->dir);
+        spec.seccomp_cache = seccomp_cache;
         spec.id = ctr->id;
         spec.run_dir = ctr->dir;
 
@@ -512,6 +528,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         free(upper);
         free(work);
         free(hostname_default);
+        free(seccomp_cache);
         run_ctr_free(ctr);
         for (size_t i = 0; vols && i < o.volumes.n; i++) {
             free((char *)vols[i].source);
@@ -572,5 +589,7 @@ STRATA_VERB(run, "run", "run a command in a new container",
             "  --entrypoint CMD      override the image's entrypoint\n"
             "  --cap-add CAP         add a capability (or ALL)\n"
             "  --cap-drop CAP        drop a capability (or ALL)\n"
-            "  --no-proc-view        do not show the limits in /proc\n",
+            "  --no-proc-view        do not show the limits in /proc\n"
+            "  --security-opt seccomp=unconfined\n"
+            "                        no default seccomp filter\n",
             run_run)

@@ -68,6 +68,12 @@ static int compute(const char *const *add, const char *const *drop, unsigned lon
     return 0;
 }
 
+int run_caps_mask(const char *const *add, const char *const *drop, unsigned long long *mask,
+                  struct error *err)
+{
+    return compute(add, drop, mask, err);
+}
+
 int run_caps_bound(const char *const *add, const char *const *drop, struct error *err)
 {
     unsigned long long m;

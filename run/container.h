@@ -83,6 +83,8 @@ struct run_spec {
     bool init;        /* a reaper is PID 1 and forwards signals */
     bool read_only;   /* the root is mounted read-only */
     bool no_proc_view; /* do not serve the limits-aware /proc files */
+    bool seccomp_unconfined; /* no default seccomp filter (run/seccomp.c) */
+    const char *seccomp_cache; /* optional: a directory for compiled filters */
 
     /* Optional: the container id (names the cgroup; the first 12 chars are
      * the default hostname); NULL makes one up. */

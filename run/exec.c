@@ -54,7 +54,8 @@ static __attribute__((noreturn)) void fail_to(int sock, struct error *e, int sta
 
 static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int pidfd,
                                              struct run_cgroup *cg, int sock,
-                                             const sigset_t *old_mask)
+                                             const sigset_t *old_mask,
+                                             const struct run_seccomp *filter)
 {
     struct error e = {0};
     /* nothing in the container may read this strata process */
@@ -122,6 +123,8 @@ static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int 
     struct run_proc p = {
         .argv = s->argv, .env = s->env, .cwd = s->cwd, .user = s->user,
         .cap_add = s->cap_add, .cap_drop = s->cap_drop, .tty = s->tty,
+        .seccomp_unconfined = s->seccomp_unconfined,
+        .seccomp = filter,
     };
     char **envp = NULL;
     if (run_proc_prepare(&p, &envp, &e) < 0)
@@ -146,6 +149,7 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     sigset_t fwd, old;
     bool masked = false;
     struct run_tty_saved tty = {.fd = -1};
+    struct run_seccomp exec_filter = {0};
 
     cleanup_close int pidfd = run_pidfd_open(s->pid);
     if (pidfd < 0)
@@ -165,6 +169,10 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         error_errno(err, "signalfd/socketpair");
         goto out;
     }
+    /* compiled (or read from the cache) before the fork, not in the container */
+    if (!s->seccomp_unconfined &&
+        run_seccomp_prepare(s->cap_add, s->cap_drop, s->seccomp_cache, &exec_filter, err) < 0)
+        goto out;
     fflush(NULL);
     x = fork();
     if (x < 0) {
@@ -173,7 +181,7 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     }
     if (x == 0) {
         close(sock[0]);
-        joiner(s, pidfd, cg, sock[1], &old);
+        joiner(s, pidfd, cg, sock[1], &old, exec_filter.insns ? &exec_filter : NULL);
     }
     close(sock[1]);
     sock[1] = -1;
@@ -253,6 +261,7 @@ out:
     }
     if (masked)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
+    run_seccomp_free(&exec_filter);
     run_cgroup_free(cg);
     return ret;
 }

@@ -23,6 +23,8 @@ struct run_exec_spec {
     const char *const *cap_drop;
     bool tty;
     bool interactive;
+    bool seccomp_unconfined; /* the container runs without the default filter */
+    const char *seccomp_cache; /* optional: a directory for compiled filters */
 };
 
 /* Runs to completion; *exit_status as run_container's. */

@@ -54,6 +54,7 @@ struct run_child_ctx {
     sigset_t old_mask;     /* the caller's mask, restored before exec */
     bool rootless;
     const char *procview_dir; /* the /proc view's mount, or NULL */
+    const struct run_seccomp *seccomp; /* compiled by the caller, or NULL */
 };
 __attribute__((noreturn)) void run_child_main(struct run_child_ctx *c);
 
@@ -76,6 +77,8 @@ struct run_proc {
     const char *const *cap_add;
     const char *const *cap_drop;
     bool tty;
+    bool seccomp_unconfined; /* no default seccomp filter */
+    const struct run_seccomp *seccomp; /* compiled ahead; NULL = compile here */
 };
 /* Resolves the user and switches to it, sets cwd and the capabilities;
  * returns the final environment (malloc'd) in *envp. */
@@ -84,7 +87,24 @@ int run_proc_prepare(const struct run_proc *p, char ***envp, struct error *err);
  * *status 127 (not found) or 126 (not executable). */
 int run_proc_exec(const struct run_proc *p, char **envp, int *status, struct error *err);
 
-/* caps.c */
+/* seccomp.c: the default filter (Docker's default profile's denials,
+ * relaxed for the capabilities the set grants), compiled to BPF ahead of
+ * time (from cache_dir when there, NULL = no cache) and loaded last
+ * (needs no_new_privs). */
+struct sock_filter;
+struct run_seccomp {
+    struct sock_filter *insns;
+    size_t len; /* bytes */
+};
+int run_seccomp_prepare(const char *const *cap_add, const char *const *cap_drop,
+                        const char *cache_dir, struct run_seccomp *out, struct error *err);
+int run_seccomp_load(const struct run_seccomp *f, struct error *err);
+void run_seccomp_free(struct run_seccomp *f);
+
+/* caps.c; run_caps_mask gives the container's set (Docker's default
+ * adjusted) as bits by capability number. */
+int run_caps_mask(const char *const *add, const char *const *drop, unsigned long long *mask,
+                  struct error *err);
 int run_caps_bound(const char *const *add, const char *const *drop, struct error *err);
 int run_caps_set_for(uid_t uid, const char *const *add, const char *const *drop,
                      struct error *err);

@@ -1,7 +1,7 @@
 /* The last steps before exec, shared by the container's main process and
  * `strata exec`: the user and groups from the image's /etc files, the
- * working directory, the environment, capabilities, no_new_privs, and only
- * fds 0-2 left open. */
+ * working directory, the environment, capabilities, no_new_privs, the
+ * default seccomp filter, and only fds 0-2 left open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -91,6 +91,17 @@ int run_proc_prepare(const struct run_proc *p, char ***envp, struct error *err)
     if (chdir(cwd) < 0) {
         error_errno(err, "chdir to the working directory `%s`", cwd);
         goto fail;
+    }
+    /* last: nothing above needs a call the filter refuses */
+    if (!p->seccomp_unconfined) {
+        struct run_seccomp here = {0};
+        const struct run_seccomp *f = p->seccomp;
+        if (!f && run_seccomp_prepare(p->cap_add, p->cap_drop, NULL, &here, err) < 0)
+            goto fail;
+        int r = run_seccomp_load(f ? f : &here, err);
+        run_seccomp_free(&here);
+        if (r < 0)
+            goto fail;
     }
 
     size_t n = 0;

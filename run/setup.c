@@ -205,6 +205,8 @@ void run_child_main(struct run_child_ctx *c)
         .cap_add = s->cap_add,
         .cap_drop = s->cap_drop,
         .tty = s->tty,
+        .seccomp_unconfined = s->seccomp_unconfined,
+        .seccomp = c->seccomp,
     };
     char **envp = NULL;
     if (run_proc_prepare(&p, &envp, &e) < 0)

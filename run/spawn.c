@@ -152,6 +152,7 @@ struct helper_ctx {
     bool rootless;
     pid_t parent;
     const char *procview_dir;
+    const struct run_seccomp *seccomp;
 };
 
 static __attribute__((noreturn)) void helper_fail(struct helper_ctx *h, struct error *e)
@@ -216,6 +217,7 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             .old_mask = h->old_mask,
             .rootless = h->rootless,
             .procview_dir = h->procview_dir,
+            .seccomp = h->seccomp,
         };
         run_child_main(&c);
     }
@@ -458,6 +460,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_procview *pv = NULL;
     struct run_tee tee_buf, *tee = NULL;
     struct run_spec tee_spec;
+    struct run_seccomp filter = {0};
     unsigned etc_mask = spec->rootfs ? etc_missing(spec->rootfs) : 0;
     cleanup_free char *pv_dir = xasprintf("%s/procview", run_dir);
     cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
@@ -531,11 +534,18 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         }
     }
 
+    /* compiled (or read from the cache) here, once, before the fork */
+    if (!spec->seccomp_unconfined &&
+        run_seccomp_prepare(spec->cap_add, spec->cap_drop, spec->seccomp_cache, &filter,
+                            err) < 0)
+        goto out;
+
     struct helper_ctx h = {
         .spec = spec, .root = root, .run_dir = run_dir,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
         .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
         .procview_dir = pv ? pv_dir : NULL,
+        .seccomp = spec->seccomp_unconfined ? NULL : &filter,
     };
     fflush(NULL);
     c_pid = fork();
@@ -684,6 +694,7 @@ out:
     run_tty_restore(&tty_saved);
     if (tee)
         run_tee_close(tee);
+    run_seccomp_free(&filter);
     if (master >= 0)
         close(master);
     /* Closing the socket tells the helper to unmount and exit; every

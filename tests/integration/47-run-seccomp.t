@@ -1,0 +1,111 @@
+#!/bin/sh
+# The default seccomp filter, as root and rootless: the calls Docker's
+# default profile keeps from a container fail with EPERM (clone3 with
+# ENOSYS), ordinary programs work, --cap-add SYS_ADMIN relaxes what Docker
+# relaxes, --security-opt seccomp=unconfined removes it, `exec` gets the
+# container's choice, and the /proc view's sysinfo notify filter still
+# answers on top of it.  tests/helpers/syscall_probe makes calls that
+# without a filter succeed or fail with another errno, so EPERM is the
+# filter's doing.
+. "$STRATA_SRC/tests/lib.sh"
+
+command -v busybox >/dev/null || skip_all "busybox-static is not installed"
+PROBE=$STRATA_HELPERS/syscall_probe
+[ -x "$PROBE" ] || skip_all "helper $PROBE not built (make unit-tests)"
+R=$T/rootfs
+make_busybox_rootfs "$R"
+touch "$R/etc/hostname" "$R/etc/hosts" "$R/etc/resolv.conf"
+# the probe is a dynamic program: the host's libraries, read-only
+mkdir -p "$R/usr/lib" "$R/usr/lib64" "$R/probe" "$R/mnt"
+[ -e "$R/lib" ] || ln -s usr/lib "$R/lib"
+[ -e "$R/lib64" ] || ln -s usr/lib64 "$R/lib64"
+chmod -R a+rX "$R"
+LIBS="-v /usr/lib:/usr/lib:ro -v $STRATA_HELPERS:/probe:ro"
+[ -d /usr/lib64 ] && LIBS="$LIBS -v /usr/lib64:/usr/lib64:ro"
+
+DENIED="keyctl add_key umount2 clone_newuser unshare_user perf_event_open personality_norandom"
+
+# probe_is OUT NAME WANT TEST-NAME
+probe_is() {
+    is "$(printf '%s\n' "$1" | sed -n "s/^$2=//p")" "$3" "$4"
+}
+
+suite() {
+    m=$1
+    if [ "$m" = user ]; then X=as_user; store=$T/home/store; else X=; store=$STRATA_ROOT; fi
+    r() { $X "$STRATA" run --rm $LIBS --rootfs "$R" "$@"; }
+    at_cleanup "$X $STRATA rm -f ${m}_sc ${m}_unc"
+
+    run r sh -c 'grep "^Seccomp:" /proc/self/status; echo hello; ls / >/dev/null && echo listed'
+    like "$out" "Seccomp:.2" "$m: every container runs under a seccomp filter"
+    like "$(echo $out)" "hello listed" "$m: ... and ordinary programs work"
+
+    run r /probe/syscall_probe
+    probe=$out
+    for c in $DENIED; do
+        probe_is "$probe" $c EPERM "$m: default: $c fails with EPERM"
+    done
+    probe_is "$probe" clone3 ENOSYS "$m: default: clone3 says ENOSYS (the C library falls back to clone)"
+    for c in getpid clone_plain personality_query personality_linux32; do
+        probe_is "$probe" $c OK "$m: default: $c is allowed"
+    done
+    ls "$store/cache/seccomp/"seccomp-*.bpf >/dev/null 2>&1
+    ok $? "$m: the compiled filter is cached in the store"
+
+    run r sh -c 'unshare -U true 2>&1; echo "unshare=$?"; mount -t tmpfs none /mnt 2>&1; echo "mount=$?"'
+    like "$out" "unshare=[1-9]" "$m: busybox unshare -U fails"
+    like "$out" "Operation not permitted" "$m: ... with EPERM"
+    like "$out" "mount=[1-9]" "$m: busybox mount fails"
+
+    # --cap-add SYS_ADMIN: the namespace and mount calls open up, the
+    # keyring stays closed
+    run r --cap-add SYS_ADMIN /probe/syscall_probe
+    probe_is "$out" umount2 E22 "$m: SYS_ADMIN: umount2 reaches the kernel (EINVAL for the bad flag)"
+    probe_is "$out" unshare_user OK "$m: SYS_ADMIN: unshare(CLONE_NEWUSER) is allowed"
+    probe_is "$out" keyctl EPERM "$m: SYS_ADMIN: keyctl is still refused"
+    if [ "$m" = root ]; then
+        run r --cap-add SYS_ADMIN sh -c 'mount -t tmpfs none /mnt && echo mounted'
+        is "$out" mounted "$m: SYS_ADMIN: mount works"
+    fi
+
+    run r --security-opt seccomp=unconfined /probe/syscall_probe
+    probe=$out
+    probe_is "$probe" keyctl OK "$m: unconfined: keyctl works"
+    probe_is "$probe" add_key OK "$m: unconfined: add_key works"
+    probe_is "$probe" unshare_user OK "$m: unconfined: unshare(CLONE_NEWUSER) works"
+    probe_is "$probe" clone_newuser OK "$m: unconfined: clone(CLONE_NEWUSER) works"
+    probe_is "$probe" umount2 E22 "$m: unconfined: umount2 reaches the kernel"
+    probe_is "$probe" personality_norandom OK "$m: unconfined: any personality"
+    run r --security-opt seccomp=unconfined sh -c 'grep "^Seccomp:" /proc/self/status; unshare -U true && echo unshared'
+    like "$out" "Seccomp:.0" "$m: unconfined: no filter"
+    like "$out" unshared "$m: unconfined: busybox unshare -U works"
+    run r --security-opt seccomp=/some/profile.json true
+    like "$out" "unsupported --security-opt" "$m: a custom profile is refused plainly"
+
+    # exec: the container's filter, or none when it runs unconfined
+    $X "$STRATA" run -d --name ${m}_sc $LIBS --rootfs "$R" sleep 30 >/dev/null
+    $X "$STRATA" run -d --name ${m}_unc --security-opt seccomp=unconfined $LIBS --rootfs "$R" sleep 30 >/dev/null
+    run $X "$STRATA" exec ${m}_sc /probe/syscall_probe
+    probe_is "$out" keyctl EPERM "$m: exec gets the default filter"
+    run $X "$STRATA" exec ${m}_unc /probe/syscall_probe
+    probe_is "$out" keyctl OK "$m: exec into an unconfined container is unconfined"
+    $X "$STRATA" rm -f ${m}_sc ${m}_unc >/dev/null 2>&1
+
+    # a damaged cache entry is compiled again, never loaded
+    for f in "$store/cache/seccomp/"seccomp-*.bpf; do printf 'xyz' > "$f"; done
+    run r /probe/syscall_probe
+    probe_is "$out" keyctl EPERM "$m: a damaged cached filter is rebuilt"
+}
+
+suite root
+suite user
+
+# the /proc view's sysinfo notify filter stacks with the default one
+if run "$STRATA" run --rm -m 64m --rootfs "$R" true && [ "$rc" -eq 0 ]; then
+    run "$STRATA" run --rm -m 64m --rootfs "$R" sh -c 'free | sed -n 2p; grep Seccomp_filters /proc/self/status'
+    like "$out" "Mem: +65536 " "root, -m 64m: sysinfo (busybox free) still answered by the /proc view"
+    like "$out" "Seccomp_filters:.2" "root, -m 64m: ... under both filters"
+else
+    skip "memory limits cannot be enforced here"; skip "memory limits cannot be enforced here"
+fi
+done_testing
