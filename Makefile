@@ -15,16 +15,32 @@ BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS := fuse3 libarchive openssl libzstd zlib jansson libcurl libcap libseccomp
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKGS := fuse3 openssl libzstd zlib jansson libcap libseccomp
+# libarchive and libcurl are not linked into the programs: they are opened
+# with dlopen by the verbs that use them (format/libarchive.c,
+# registry/libcurl.c; common/dl.h says why).  Their sonames come from the
+# installed development links.  Unit tests and helpers link them as usual.
+DL_PKGS := libarchive libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DL_PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+DL_LIBS := $(shell pkg-config --libs $(DL_PKGS))
+soname = $(shell objdump -p "$$($(CC) -print-file-name=$(1).so)" 2>/dev/null | awk '/SONAME/ { print $$2 }')
+LIBARCHIVE_SONAME := $(call soname,libarchive)
+LIBCURL_SONAME := $(call soname,libcurl)
 
 CC ?= cc
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
 	-DSTRATA_VERSION='"$(VERSION)"' $(PKG_CFLAGS) -pthread -MMD -MP
-ALL_LDFLAGS = $(LDFLAGS) -pthread
-LIBS = $(PKG_LIBS) -lpthread
+ALL_LDFLAGS = $(LDFLAGS) -pthread -Wl,-O1 -Wl,--as-needed -Wl,--hash-style=gnu
+LIBS = $(PKG_LIBS) -ldl -lpthread
+TEST_LIBS = $(LIBS) $(DL_LIBS)
+ifneq ($(LIBARCHIVE_SONAME),)
+ALL_CFLAGS += -DFMT_LIBARCHIVE_SONAME='"$(LIBARCHIVE_SONAME)"'
+endif
+ifneq ($(LIBCURL_SONAME),)
+ALL_CFLAGS += -DREG_LIBCURL_SONAME='"$(LIBCURL_SONAME)"'
+endif
 
 ifdef DEV
 ALL_CFLAGS += -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes \
@@ -78,13 +94,13 @@ strata-unionfs: $(B)/unionfs/main.o $(B)/libstrata.a
 
 $(B)/tests/unit/%.t: tests/unit/%.c $(UNIT_SUPPORT_OBJ) $(B)/libstrata.a $(B)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(B)/libstrata.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(UNIT_SUPPORT_OBJ) $(B)/libstrata.a $(TEST_LIBS)
 
 # Small programs integration tests call (renameat2 flags, mmap, ...):
 # tests/helpers/NAME.c -> build/tests/helpers/NAME ($STRATA_HELPERS/NAME).
 $(B)/tests/helpers/%: tests/helpers/%.c $(B)/libstrata.a $(B)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(B)/libstrata.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(B)/libstrata.a $(TEST_LIBS)
 
 unit-tests: $(UNIT_BIN) $(HELPER_BIN)
 

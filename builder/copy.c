@@ -1,7 +1,6 @@
 #include "builder/copy.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "format/libarchive.h"
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 #include "builder/fetch.h"
 
-#include <curl/curl.h>
+#include "registry/libcurl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>

@@ -2,8 +2,7 @@
  * the store.  One pass over the tar: blobs stream straight into the store
  * (verified against their names when they have one), small files are kept
  * in memory for the metadata; then the metadata decides what was loaded. */
-#include <archive.h>
-#include <archive_entry.h>
+#include "format/libarchive.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,5 @@
 /* strata save: images → one tar (see format/archive.h for the layouts). */
-#include <archive.h>
-#include <archive_entry.h>
+#include "format/libarchive.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

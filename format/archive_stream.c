@@ -4,8 +4,7 @@
 #include "format/archive_stream.h"
 #include "format/archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "format/libarchive.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>

@@ -1,6 +1,5 @@
 #include "format/layer_index.h"
 
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

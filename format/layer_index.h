@@ -7,7 +7,7 @@
 #ifndef STRATA_FORMAT_LAYER_INDEX_H
 #define STRATA_FORMAT_LAYER_INDEX_H
 
-#include <archive.h>
+#include "format/libarchive.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,6 @@
 #include "format/layer_unpack.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "format/libarchive.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,7 +1,7 @@
 #include "registry/client.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
+#include "registry/libcurl.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -503,18 +503,20 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     /* the cgroup is P's: created before anything runs, removed after */
     struct run_cgroup_limits lim;
     to_cgroup_limits(&spec->limits, &lim);
-    if (run_cgroup_create(id, &lim, &cg, err) < 0)
-        goto out;
-
     /* The /proc view is served from a thread of P (which outlives the
      * container) and mounted before C copies the mount namespace; G binds
      * its files over /proc once it has mounted /proc.  Only when there
      * are limits to show: without them the host's values would pass
      * through anyway, and the mount costs more than the rest of a start
      * on a slow machine.  A no-op cgroup (rootless without a delegated
-     * tree) has nothing to show either. */
-    if (!spec->no_proc_view && !run_cgroup_is_noop(cg) && run_cgroup_limits_any(&lim)) {
-        if (run_procview_start(cg, &lim, pv_dir, &pv, err) < 0)
+     * tree) has nothing to show either.
+     * Without a view to mount first, C is forked before the cgroup is
+     * made, so the union mount comes up while P writes the cgroup. */
+    bool want_view = !spec->no_proc_view && run_cgroup_limits_any(&lim);
+    if (want_view) {
+        if (run_cgroup_create(id, &lim, &cg, err) < 0)
+            goto out;
+        if (!run_cgroup_is_noop(cg) && run_procview_start(cg, &lim, pv_dir, &pv, err) < 0)
             goto out;
     }
 
@@ -561,6 +563,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     sc[1] = -1;
     close(sg[1]);
     sg[1] = -1;
+    if (!cg && run_cgroup_create(id, &lim, &cg, err) < 0)
+        goto fail;
 
     /* the helper's steps */
     for (bool ready = false; !ready;) {
