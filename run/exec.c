@@ -20,28 +20,27 @@
 #include "run/cgroup.h"
 #include "run/internal.h"
 
-/* The namespaces of pid that differ from ours (joining our own user
- * namespace again is an error). */
+/* The namespaces to join, in one setns(pidfd) call.  A container always
+ * has its own mount, PID, UTS, IPC and cgroup namespaces; its user (rootless
+ * only) and network (not with --network host) namespaces may be ours, and
+ * joining those again is refused (the user one always, the host's network
+ * one for want of privilege over it), so only they are compared. */
 static int ns_flags(pid_t pid)
 {
     static const struct {
         const char *name;
         int flag;
-    } ns[] = {
-        {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},   {"pid", CLONE_NEWPID},
-        {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC},  {"net", CLONE_NEWNET},
-        {"cgroup", CLONE_NEWCGROUP},
-    };
-    int flags = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(ns); i++) {
+    } maybe[] = {{"user", CLONE_NEWUSER}, {"net", CLONE_NEWNET}};
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+    for (size_t i = 0; i < ARRAY_SIZE(maybe); i++) {
         char a[64], b[64];
-        snprintf(a, sizeof a, "/proc/self/ns/%s", ns[i].name);
-        snprintf(b, sizeof b, "/proc/%d/ns/%s", (int)pid, ns[i].name);
+        snprintf(a, sizeof a, "/proc/self/ns/%s", maybe[i].name);
+        snprintf(b, sizeof b, "/proc/%d/ns/%s", (int)pid, maybe[i].name);
         struct stat sa, sb;
         if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
             continue;
         if (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev)
-            flags |= ns[i].flag;
+            flags |= maybe[i].flag;
     }
     return flags;
 }
@@ -64,7 +63,7 @@ static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int 
     if (cg && run_cgroup_add_pid(cg, getpid(), &e) < 0)
         fail_to(sock, &e, 125);
     int flags = ns_flags(s->pid);
-    if (flags && setns(pidfd, flags) < 0) {
+    if (setns(pidfd, flags) < 0) {
         error_errno(&e, "setns into the container");
         fail_to(sock, &e, 125);
     }

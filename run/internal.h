@@ -22,6 +22,7 @@ enum run_msg_type {
     RUN_MSG_PTY_DONE, /* caller -> container: window size set, go on */
     RUN_MSG_ERROR,    /* anyone: text = message, code = errno, value = exit status */
     RUN_MSG_SYSINFO,  /* container -> caller: sysinfo seccomp listener (SCM_RIGHTS) for the /proc view */
+    RUN_MSG_ROOT,     /* caller -> container: the root is mounted, start building it */
 };
 
 struct run_msg {
@@ -58,9 +59,16 @@ struct run_child_ctx {
 };
 __attribute__((noreturn)) void run_child_main(struct run_child_ctx *c);
 
-/* mounts.c, run in the container process before/after pivot_root. */
-int run_mount_root(const struct run_spec *spec, const char *root, const char *run_dir,
-                   const char *procview_dir, bool rootless, struct error *err);
+/* mounts.c, run in the container process before/after pivot_root.  The
+ * root is built in two steps so the first overlaps with the caller moving
+ * the process into its cgroup: begin (bind the root, /proc, /dev, the etc
+ * files; returns the root's fd) needs nothing of the cgroup; end (/sys with
+ * the cgroup namespace's hierarchies, the /proc view, volumes, pivot_root,
+ * masks) runs once the process is in its cgroup namespace. */
+int run_mount_root_begin(const struct run_spec *spec, const char *root, const char *run_dir,
+                         bool rootless, struct error *err);
+int run_mount_root_end(const struct run_spec *spec, const char *root, int rootfd,
+                       const char *procview_dir, struct error *err);
 int run_mount_after_pivot(const struct run_spec *spec, struct error *err);
 /* Opens (O_PATH) `path` inside the root dirfd, creating missing directories
  * (and the last component as a file when !dir), all resolved with

@@ -377,8 +377,8 @@ static int setup_volumes(int rootfd, const struct run_spec *spec, struct error *
     return 0;
 }
 
-int run_mount_root(const struct run_spec *spec, const char *root, const char *run_dir,
-                   const char *procview_dir, bool rootless, struct error *err)
+int run_mount_root_begin(const struct run_spec *spec, const char *root, const char *run_dir,
+                         bool rootless, struct error *err)
 {
     /* a mount of its own, so pivot_root has a mount point to move */
     if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -397,14 +397,21 @@ int run_mount_root(const struct run_spec *spec, const char *root, const char *ru
     }
     if (setup_dev(rootfd, rootless, err) < 0)
         return -1;
+    if (setup_etc(rootfd, spec, run_dir, err) < 0)
+        return -1;
+    return TAKE_FD(rootfd);
+}
+
+int run_mount_root_end(const struct run_spec *spec, const char *root, int rootfd,
+                       const char *procview_dir, struct error *err)
+{
     if (setup_sys(rootfd, err) < 0)
         return -1;
     /* the /proc view's files over /proc/meminfo, /proc/cpuinfo, ... and
      * /sys/devices/system/cpu/online, once /proc and /sys are there */
     if (procview_dir && run_procview_bind(procview_dir, root, err) < 0)
         return error_prefix(err, "mount the /proc view");
-    if (setup_etc(rootfd, spec, run_dir, err) < 0)
-        return -1;
+    /* volumes last: one may sit under /etc, /dev or /sys */
     if (setup_volumes(rootfd, spec, err) < 0)
         return -1;
 

@@ -157,12 +157,12 @@ void run_child_main(struct run_child_ctx *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0);
 
+    /* the union mount is up in the helper's mount namespace: copy it */
     int r = run_msg_recv(c->sock, &m, NULL);
-    if (r <= 0 || m.type != RUN_MSG_GO)
+    if (r <= 0 || m.type != RUN_MSG_ROOT)
         _exit(125);
-
-    if (unshare(CLONE_NEWNS | CLONE_NEWCGROUP) < 0) {
-        error_errno(&e, "unshare mount and cgroup namespaces");
+    if (unshare(CLONE_NEWNS) < 0) {
+        error_errno(&e, "unshare the mount namespace");
         child_fail(c, &e, 125);
     }
     const char *hn = s->hostname;
@@ -184,8 +184,22 @@ void run_child_main(struct run_child_ctx *c)
         error_errno(&e, "setsid");
         child_fail(c, &e, 125);
     }
-    if (run_mount_root(s, c->root, c->run_dir, c->procview_dir, c->rootless, &e) < 0)
+    /* while the caller moves this process into its cgroup */
+    int rootfd = run_mount_root_begin(s, c->root, c->run_dir, c->rootless, &e);
+    if (rootfd < 0)
         child_fail(c, &e, 125);
+    /* in the cgroup now: the cgroup namespace is rooted there, and /sys
+     * shows it */
+    r = run_msg_recv(c->sock, &m, NULL);
+    if (r <= 0 || m.type != RUN_MSG_GO)
+        _exit(125);
+    if (unshare(CLONE_NEWCGROUP) < 0) {
+        error_errno(&e, "unshare the cgroup namespace");
+        child_fail(c, &e, 125);
+    }
+    if (run_mount_root_end(s, c->root, rootfd, c->procview_dir, &e) < 0)
+        child_fail(c, &e, 125);
+    close(rootfd);
     if (!s->interactive && !s->tty) {
         int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (n < 0 || dup2(n, 0) < 0) {

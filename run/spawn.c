@@ -4,13 +4,16 @@
  * has P write its id maps, and clones the container process G with
  * CLONE_PARENT so that G is P's child (P waits for it, signals it through a
  * pidfd, and owns its cgroup).  C then mounts the root (the union of the
- * layers, served from C's threads) and says READY; P moves G into the
- * cgroup and says GO; G builds the root and execs.  G's end of the socket
+ * layers, served from C's threads) and says READY; P says ROOT to G, which
+ * starts on the root (/proc, /dev, the etc files) while P moves it into the
+ * cgroup; then P says GO, and G finishes the root (/sys, volumes,
+ * pivot_root) and execs.  G's end of the socket
  * is close-on-exec: EOF means the exec happened, a message means a step
  * failed and names it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,6 +412,18 @@ static void drain_signals(int sigfd)
         ;
 }
 
+/* G builds the first half of its root before GO: when a step of P fails
+ * meanwhile, a failure G already reported is the one to show. */
+static void child_error(int sock, struct error *err, struct run_result *res)
+{
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    struct run_msg m;
+    if (poll(&p, 1, 0) == 1 && run_msg_recv(sock, &m, NULL) > 0 && m.type == RUN_MSG_ERROR) {
+        error_set(err, m.code, "%s", m.text);
+        res->exit_status = m.value ? m.value : 125;
+    }
+}
+
 static void kill_and_reap(pid_t pid)
 {
     if (pid <= 0)
@@ -588,6 +603,11 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
             break;
         case RUN_MSG_READY:
             ready = true;
+            /* G starts on the root while P moves it into the cgroup */
+            if (run_msg_send(sg[0], RUN_MSG_ROOT, 0, -1) < 0) {
+                error_errno(err, "talk to the container process");
+                goto fail;
+            }
             break;
         case RUN_MSG_ERROR:
             error_set(err, m.code, "%s", m.text);
@@ -619,13 +639,16 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     }
 
     /* before GO: G unshares its cgroup namespace rooted where it is now */
-    if (run_cgroup_add_pid(cg, g_pid, err) < 0)
+    if (run_cgroup_add_pid(cg, g_pid, err) < 0) {
+        child_error(sg[0], err, res);
         goto fail;
+    }
 
     int out_fd = tee ? tee->out_fd : spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO;
     int in_fd = spec->stdin_fd >= 0 ? spec->stdin_fd : STDIN_FILENO;
     if (run_msg_send(sg[0], RUN_MSG_GO, 0, -1) < 0) {
         error_errno(err, "talk to the container process");
+        child_error(sg[0], err, res);
         goto fail;
     }
     for (;;) {
