@@ -449,6 +449,25 @@ int ufs_lower_link_gone(struct ufs *fs, struct ufs_node *n)
     return r;
 }
 
+/* A copy-up changes inodes the request did not name: the rename into the
+ * parent changes the parent's times, and a directory copied up for a
+ * descendant becomes merged (link count 1).  Entries and attributes are
+ * cached for a day, so the kernel is told to drop those attributes.
+ *
+ * This is sent from the request thread, before the reply, so the caller's
+ * next stat sees it (sent from another thread it would race that stat).
+ * That is safe for what it is: attributes only (off -1: no page cache, no
+ * writeback) of directories; the kernel just marks them stale, taking no
+ * inode lock (the request may hold a parent's i_rwsem) and never calling
+ * back into the daemon.  Invalidating entries, or data with dirty pages,
+ * would wait on the very request being served (see fuse_lowlevel.h); that
+ * is never done here. */
+static void inval_attr(struct ufs *fs, uint64_t ino)
+{
+    if (fs->se) /* NULL when not serving a mount (flatten) */
+        fuse_lowlevel_notify_inval_inode(fs->se, (fuse_ino_t)ino, -1, 0);
+}
+
 static int copy_up_locked(struct ufs *fs, struct ufs_node *n, bool with_data)
 {
     pthread_mutex_lock(&n->lock);
@@ -467,13 +486,20 @@ static int copy_up_locked(struct ufs *fs, struct ufs_node *n, bool with_data)
     pthread_mutex_unlock(&parent->lock);
 
     pthread_mutex_lock(&n->lock);
+    bool copied = false;
     if (n->layer != 0) {
         if (n->dfd)
             r = copy_dir(fs, n, pup, n->name);
         else
             r = copy_nondir(fs, n, pup, n->name, with_data);
+        copied = !r;
     }
     pthread_mutex_unlock(&n->lock);
+    if (copied) {
+        inval_attr(fs, parent->ino);
+        if (n->dfd) /* even the request's own: rename's reply has no attributes */
+            inval_attr(fs, n->ino);
+    }
     return r;
 }
 
