@@ -7,6 +7,10 @@
 #include <string.h>
 #include <strings.h>
 #include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -66,8 +70,29 @@ struct build {
     size_t step;      /* STEP n */
     int64_t now;      /* the date written into the image */
     bool rootless;
+    bool tty;           /* progress lines (off in a parallel stage's process) */
+    const char *prefix; /* "[stage] " on every line of a parallel stage, or NULL */
+    int run_stdout, run_stderr; /* RUN's output (a parallel stage's: its prefixing pipes) */
     struct bld_result *res;
 };
+
+/* STRATA_BUILD_TRACE=1: where a build's time goes, phase by phase, on
+ * stderr (for bench/build and for people asking why a build is slow). */
+static double trace_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void trace(const char *phase, double since)
+{
+    static int on = -1;
+    if (on < 0)
+        on = getenv("STRATA_BUILD_TRACE") && *getenv("STRATA_BUILD_TRACE") == '1';
+    if (on)
+        fprintf(stderr, "trace: %-22s %8.3fs\n", phase, trace_now() - since);
+}
 
 static void say(struct build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(struct build *b, const char *fmt, ...)
@@ -76,7 +101,15 @@ static void say(struct build *b, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(b->o->out, fmt, ap);
+    if (b->prefix) {
+        /* one write per line, so parallel stages' lines never mix */
+        char line[4096];
+        int n = snprintf(line, sizeof line, "%s", b->prefix);
+        vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+        fputs(line, b->o->out);
+    } else {
+        vfprintf(b->o->out, fmt, ap);
+    }
     va_end(ap);
     fflush(b->o->out);
 }
@@ -143,10 +176,12 @@ static int commit_upper(struct build *b, const char *upper, struct fmt_descripto
     wo.source_date_epoch = b->o->timestamp;
     wo.override_stat = true;
     struct fmt_layer_info info;
-    if (b->o->tty)
+    if (b->tty)
         say(b, "--> committing the layer...\r");
+    double t0 = trace_now();
     int wrc = fmt_layer_write_tree_blob(b->o->store, fd, "new layer", &wo, &info, err);
-    if (b->o->tty)
+    trace("layer write (tar+gz+sha)", t0);
+    if (b->tty)
         say(b, "\33[K"); /* the result line replaces the progress line */
     if (wrc < 0)
         return -1;
@@ -159,8 +194,11 @@ static int commit_upper(struct build *b, const char *upper, struct fmt_descripto
             *slash = '\0';
         struct error e2 = {0};
         /* best effort: a failed rename only means a later unpack */
-        if (mkdir_p_at(AT_FDCWD, parent, 0700, &e2) == 0 && syncfs(fd) == 0)
+        t0 = trace_now();
+        if (mkdir_p_at(AT_FDCWD, parent, 0700, &e2) == 0 && syncfs(fd) == 0) {
+            trace("syncfs upper", t0);
             (void)rename(upper, dst);
+        }
     }
     return 0;
 }
@@ -417,8 +455,10 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
         return r < 0 ? -1 : 0;
 
     cleanup_strv char **lowers = NULL;
+    double t0 = trace_now();
     if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0)
         return bld_instr_prefix(err, b->file, in);
+    trace("unpack lowers", t0);
     cleanup_free char *upper = NULL, *work = NULL;
     new_upper(b, &upper, &work);
     if (make_dirs(upper, work, err) < 0)
@@ -434,11 +474,13 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
     spec.cwd = bld_image_workdir(&s->img);
     spec.user = *bld_image_user(&s->img) ? bld_image_user(&s->img) : NULL;
     spec.network = host ? RUN_NET_HOST : RUN_NET_NONE;
-    spec.stdout_fd = b->o->run_stdout;
-    spec.stderr_fd = b->o->run_stderr;
+    spec.stdout_fd = b->run_stdout;
+    spec.stderr_fd = b->run_stderr;
     int status = 0;
+    t0 = trace_now();
     if (run_container(&spec, &status, err) < 0)
         return bld_instr_prefix(err, b->file, in);
+    trace("run container", t0);
     if (status != 0) {
         b->res->run_status = status;
         return bld_instr_error(err, b->file, in, "step %zu/%zu failed: the command exited with status %d",
@@ -452,7 +494,10 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
 #ifdef HAVE_UNIONFS
     struct ufs_options uo = {.lowers = (const char **)lowers, .n_lowers = n_lowers, .upper = upper,
                              .work = work, .rootless_override = b->rootless};
-    if (ufs_upper_flatten(&uo, err) < 0) {
+    t0 = trace_now();
+    int frc = ufs_upper_flatten(&uo, err);
+    trace("flatten", t0);
+    if (frc < 0) {
         /* an unionfs without flattening yet: fine unless RUN renamed a
          * lower directory (its upper then holds a redirect) */
         int has = err->code == ENOSYS ? has_redirect(upper) : 1;
@@ -464,7 +509,9 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
     (void)n_lowers;
 #endif
     struct error e2 = {0};
+    t0 = trace_now();
     rm_rf_at(AT_FDCWD, work, &e2);
+    trace("rm work", t0);
     struct fmt_descriptor desc = {0};
     if (commit_upper(b, upper, &desc, err) < 0)
         return bld_instr_prefix(err, b->file, in);
@@ -677,6 +724,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
         co.ignore = b->ignore;
         co.from_context = true;
     }
+    double t0 = trace_now();
     if (bld_copy_plan_make(&co, &plan, err) < 0) {
         bld_instr_prefix(err, b->file, in);
         goto out;
@@ -688,6 +736,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
         }
         identity = xasprintf("content:%s", content);
     }
+    trace("copy plan+digest", t0);
     int r = chain_and_try_cache(b, s, identity, cb, key, err);
     if (r != 0) {
         rc = r < 0 ? -1 : 0;
@@ -695,6 +744,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
     }
     {
         cleanup_strv char **lowers = NULL;
+        t0 = trace_now();
         if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0) {
             bld_instr_prefix(err, b->file, in);
             goto out;
@@ -721,6 +771,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
         cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         orc = ufd < 0 ? error_errno(err, "open `%s`", upper)
                       : bld_copy_plan_run(plan, &image, ufd, err);
+        trace("copy run", t0);
         bld_tree_close(&image);
         if (orc < 0) {
             bld_instr_prefix(err, b->file, in);
@@ -893,6 +944,11 @@ static int run_stage(struct build *b, size_t si, struct error *err)
     const struct bld_stage *stg = &b->plan->stages[si];
     struct stage_state *s = &b->st[si];
     const struct bld_file *f = b->file;
+    /* STEP numbers follow the file, whichever order stages run in */
+    b->step = 0;
+    for (size_t k = 0; k < si; k++)
+        if (b->plan->stages[k].needed)
+            b->step += b->plan->stages[k].end - b->plan->stages[k].first;
     b->step++;
     say(b, "STEP %zu/%zu: %s\n", b->step, b->plan->n_steps, f->instrs[stg->first].text);
     if (stage_from(b, si, err) < 0 || run_onbuild(b, si, err) < 0)
@@ -905,6 +961,338 @@ static int run_stage(struct build *b, size_t si, struct error *err)
             return -1;
     }
     s->built = true;
+    return 0;
+}
+
+/* ---- independent stages in parallel ----
+ * A stage whose FROM and COPY --from stages are built is ready.  When
+ * more than one is ready, each runs in a process of its own (fork: the
+ * runtime, the store and the cache are already safe across processes,
+ * and no thread has to share the build's state), at most one per core;
+ * its lines are prefixed "[NAME] " and its result (image config, layers,
+ * cache key, consumed build args, or the error) comes back as a JSON
+ * file.  One ready stage with nothing running builds in this process, as
+ * a plain linear build always does. */
+
+struct prefixer {
+    int rfd, wfd;
+    const char *prefix;
+    pthread_t thread;
+};
+
+/* Copies RUN's output to wfd a line at a time, each behind the prefix. */
+static void *prefix_lines(void *arg)
+{
+    struct prefixer *p = arg;
+    size_t plen = strlen(p->prefix), cap = 8192, n = 0;
+    char *buf = xmalloc(cap);
+    char chunk[4096];
+    ssize_t r;
+    for (;;) {
+        r = read(p->rfd, chunk, sizeof chunk);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        for (ssize_t i = 0; i < r; i++) {
+            if (n == 0) {
+                while (cap < plen + 2)
+                    cap *= 2;
+                buf = xrealloc(buf, cap);
+                memcpy(buf, p->prefix, plen);
+                n = plen;
+            }
+            if (n + 2 > cap) {
+                cap *= 2;
+                buf = xrealloc(buf, cap);
+            }
+            buf[n++] = chunk[i];
+            if (chunk[i] == '\n') {
+                struct error e = {0};
+                (void)write_all(p->wfd, buf, n, &e);
+                n = 0;
+            }
+        }
+    }
+    if (n > plen) {
+        buf[n++] = '\n';
+        struct error e = {0};
+        (void)write_all(p->wfd, buf, n, &e);
+    }
+    free(buf);
+    return NULL;
+}
+
+static int prefixer_start(struct prefixer *p, int target, const char *prefix, int *write_end)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -1;
+    p->rfd = fds[0];
+    p->wfd = target;
+    p->prefix = prefix;
+    if (pthread_create(&p->thread, NULL, prefix_lines, p) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    *write_end = fds[1];
+    return 0;
+}
+
+static char *stage_label(const struct bld_plan *p, size_t si)
+{
+    return p->stages[si].name ? xasprintf("[%s] ", p->stages[si].name)
+                              : xasprintf("[stage %zu] ", si);
+}
+
+static char *stage_result_path(const struct build *b, size_t si)
+{
+    return xasprintf("%s/stage-%zu.json", b->work, si);
+}
+
+/* In the stage's process: builds it and writes the result file. */
+static int stage_child(struct build *b, size_t si)
+{
+    cleanup_free char *label = stage_label(b->plan, si);
+    cleanup_free char *work = xasprintf("%s/s%zu", b->work, si);
+    struct error err = {0};
+    char *parent_work = b->work;
+    b->prefix = label;
+    b->tty = false;
+    struct prefixer po = {0}, pe = {0};
+    int wo = -1, we = -1;
+    if (prefixer_start(&po, b->o->run_stdout >= 0 ? b->o->run_stdout : STDOUT_FILENO, label, &wo) == 0)
+        b->run_stdout = wo;
+    if (prefixer_start(&pe, b->o->run_stderr >= 0 ? b->o->run_stderr : STDERR_FILENO, label, &we) == 0)
+        b->run_stderr = we;
+    int rc = mkdir(work, 0700) < 0 ? error_errno(&err, "mkdir `%s`", work) : 0;
+    if (rc == 0) {
+        b->work = work;
+        rc = run_stage(b, si, &err);
+        b->work = parent_work;
+    }
+    if (wo >= 0) {
+        close(wo);
+        pthread_join(po.thread, NULL);
+    }
+    if (we >= 0) {
+        close(we);
+        pthread_join(pe.thread, NULL);
+    }
+    struct stage_state *s = &b->st[si];
+    json_t *j = json_pack("{s:b, s:i, s:s, s:i}", "ok", rc == 0, "code", err.code, "msg", err.msg,
+                          "run_status", b->res->run_status);
+    json_t *used = json_array();
+    for (size_t i = 0; b->o->build_args && i < b->o->build_args->n; i++)
+        if (b->plan->args.used[i])
+            json_array_append_new(used, json_integer((json_int_t)i));
+    json_object_set_new(j, "used", used);
+    if (rc == 0) {
+        json_object_set_new(j, "key", json_string(s->key));
+        json_object_set(j, "config", s->img.doc);
+        json_t *layers = json_array();
+        for (size_t i = 0; i < s->n_layers; i++) {
+            json_t *l = fmt_descriptor_to_json(&s->layers[i]);
+            json_object_set_new(l, "diff_id", json_string(s->layers[i].diff_id));
+            json_object_set_new(l, "uncompressed_size", json_integer(s->layers[i].uncompressed_size));
+            json_array_append_new(layers, l);
+        }
+        json_object_set_new(j, "layers", layers);
+    }
+    cleanup_free char *path = stage_result_path(b, si);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct error e2 = {0};
+    int wrc = atomic_write_at(AT_FDCWD, path, text, strlen(text), 0600, &e2);
+    free(text);
+    if (b->o->out)
+        fflush(b->o->out);
+    return rc == 0 && wrc == 0 ? 0 : 1;
+}
+
+/* In the parent: takes a finished stage's result in. */
+static int stage_adopt(struct build *b, size_t si, int status, struct error *err)
+{
+    cleanup_free char *path = stage_result_path(b, si);
+    cleanup_free char *data = NULL;
+    size_t len;
+    if (read_file_at(AT_FDCWD, path, &data, &len, err) < 0) {
+        cleanup_free char *label = stage_label(b->plan, si);
+        return error_set(err, 0, "stage %s ended (wait status %d) without a result", label, status);
+    }
+    json_t *j = json_loadb(data, len, 0, NULL);
+    if (!json_is_object(j))
+        return error_set(err, 0, "`%s`: not a stage result", path);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "used"), i, v) {
+        json_int_t k = json_integer_value(v);
+        if (b->o->build_args && k >= 0 && (size_t)k < b->o->build_args->n)
+            b->plan->args.used[k] = true;
+    }
+    int rc = 0;
+    char *cfg = NULL;
+    if (!json_is_true(json_object_get(j, "ok"))) {
+        int rs = (int)json_integer_value(json_object_get(j, "run_status"));
+        if (rs)
+            b->res->run_status = rs;
+        rc = error_set(err, (int)json_integer_value(json_object_get(j, "code")), "%s",
+                       json_string_value(json_object_get(j, "msg")) ?: "stage failed");
+        goto done;
+    }
+    struct stage_state *s = &b->st[si];
+    cfg = json_dumps(json_object_get(j, "config"), JSON_COMPACT);
+    if (!cfg || bld_image_from_json(cfg, strlen(cfg), &s->img, err) < 0) {
+        rc = cfg ? -1 : error_set(err, 0, "`%s`: no config", path);
+        goto done;
+    }
+    snprintf(s->key, sizeof s->key, "%s", json_string_value(json_object_get(j, "key")) ?: "");
+    json_array_foreach(json_object_get(j, "layers"), i, v) {
+        struct fmt_descriptor d = {0};
+        if (fmt_descriptor_from_json(v, "stage layer", &d, err) < 0) {
+            rc = -1;
+            goto done;
+        }
+        d.diff_id = xstrdup(json_string_value(json_object_get(v, "diff_id")) ?: "");
+        d.uncompressed_size = json_integer_value(json_object_get(v, "uncompressed_size"));
+        layers_push(s, &d);
+        fmt_descriptor_clear(&d);
+    }
+    s->built = true;
+done:
+    free(cfg);
+    json_decref(j);
+    return rc;
+}
+
+static bool stage_ready(const struct build *b, size_t si)
+{
+    const struct bld_stage *st = &b->plan->stages[si];
+    if (!st->needed || b->st[si].built)
+        return false;
+    if (st->base_stage >= 0 && !b->st[st->base_stage].built)
+        return false;
+    for (size_t d = 0; d < st->n_deps; d++)
+        if (!b->st[st->deps[d]].built)
+            return false;
+    return true;
+}
+
+static size_t build_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (size_t)n;
+}
+
+static int run_stages(struct build *b, struct error *err)
+{
+    size_t n = b->plan->n_stages, jobs = build_jobs();
+    pid_t *pid = xcalloc(n, sizeof *pid);
+    int *pidfd = xcalloc(n, sizeof *pidfd);
+    size_t running = 0;
+    bool failed = false;
+    long failed_stage = -1;
+    struct error first = {0};
+    for (;;) {
+        size_t ready = 0;
+        for (size_t si = 0; si < n; si++)
+            ready += stage_ready(b, si) && !pid[si];
+        if (!failed && ready == 1 && running == 0) {
+            /* nothing else can run now: build it here */
+            for (size_t si = 0; si < n; si++)
+                if (stage_ready(b, si) && !pid[si]) {
+                    if (run_stage(b, si, err) < 0) {
+                        free(pid);
+                        free(pidfd);
+                        return -1;
+                    }
+                    break;
+                }
+            continue;
+        }
+        for (size_t si = 0; !failed && si < n && running < jobs && jobs > 1; si++) {
+            if (!stage_ready(b, si) || pid[si])
+                continue;
+            if (b->o->out)
+                fflush(b->o->out);
+            fflush(stdout);
+            fflush(stderr);
+            pid_t p = fork();
+            if (p < 0) {
+                error_errno(&first, "fork a process for a build stage");
+                failed = true;
+                break;
+            }
+            if (p == 0)
+                _exit(stage_child(b, si));
+            pid[si] = p;
+            pidfd[si] = (int)syscall(SYS_pidfd_open, p, 0);
+            running++;
+        }
+        if (running == 0) {
+            if (failed || ready == 0)
+                break;
+            if (jobs <= 1) {
+                /* one core: stage after stage, in file order */
+                for (size_t si = 0; si < n; si++)
+                    if (stage_ready(b, si)) {
+                        if (run_stage(b, si, err) < 0) {
+                            free(pid);
+                            free(pidfd);
+                            return -1;
+                        }
+                        break;
+                    }
+                continue;
+            }
+        }
+        /* wait for one of the stage processes */
+        struct pollfd *pfd = xcalloc(n, sizeof *pfd);
+        size_t *idx = xcalloc(n, sizeof *idx);
+        size_t np = 0;
+        for (size_t si = 0; si < n; si++)
+            if (pid[si] > 0) {
+                pfd[np].fd = pidfd[si];
+                pfd[np].events = POLLIN;
+                idx[np++] = si;
+            }
+        if (poll(pfd, np, -1) < 0 && errno != EINTR) {
+            free(pfd);
+            free(idx);
+            break;
+        }
+        for (size_t k = 0; k < np; k++) {
+            if (!(pfd[k].revents & (POLLIN | POLLHUP)) && pfd[k].fd >= 0)
+                continue;
+            size_t si = idx[k];
+            int status = 0;
+            while (waitpid(pid[si], &status, 0) < 0 && errno == EINTR)
+                ;
+            close(pidfd[si]);
+            pid[si] = -1; /* done, never again */
+            running--;
+            struct error e = {0};
+            if (stage_adopt(b, si, status, &e) < 0) {
+                /* the earliest failing stage's error is the one reported */
+                if (!failed || (long)si < failed_stage) {
+                    first = e;
+                    failed_stage = (long)si;
+                }
+                failed = true;
+            }
+        }
+        free(pfd);
+        free(idx);
+    }
+    free(pid);
+    free(pidfd);
+    if (failed) {
+        *err = first;
+        return -1;
+    }
+    if (!b->st[b->plan->target].built)
+        return error_set(err, 0, "internal error: stage %zu was not built", b->plan->target);
     return 0;
 }
 
@@ -958,7 +1346,8 @@ void bld_result_clear(struct bld_result *res)
 int bld_build(const struct bld_options *o, struct bld_result *res, struct error *err)
 {
     memset(res, 0, sizeof *res);
-    struct build b = {.o = o, .ctx_fd = -1, .res = res};
+    struct build b = {.o = o, .ctx_fd = -1, .res = res, .tty = o->tty,
+                      .run_stdout = o->run_stdout, .run_stderr = o->run_stderr};
     b.rootless = geteuid() != 0;
     b.now = o->timestamp >= 0 ? o->timestamp : (int64_t)time(NULL);
     int rc = -1;
@@ -990,14 +1379,8 @@ int bld_build(const struct bld_options *o, struct bld_result *res, struct error 
         goto out;
     }
     b.st = xcalloc(b.plan->n_stages, sizeof *b.st);
-    for (size_t si = 0; si < b.plan->n_stages; si++) {
-        if (!b.plan->stages[si].needed)
-            continue;
-        if (run_stage(&b, si, err) < 0)
-            goto out;
-        if (si == b.plan->target)
-            break;
-    }
+    if (run_stages(&b, err) < 0)
+        goto out;
     say(&b, "COMMIT%s%s\n", o->tags && o->tags[0] ? " " : "", o->tags && o->tags[0] ? o->tags[0] : "");
     if (commit_image(&b, &b.st[b.plan->target], err) < 0)
         goto out;
