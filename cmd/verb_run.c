@@ -19,6 +19,7 @@
 #include "format/image.h"
 #include "format/layer_cache.h"
 #include "format/store.h"
+#include "run/attach.h"
 #include "run/container.h"
 #include "run/imgcfg.h"
 #include "run/state.h"
@@ -162,9 +163,22 @@ static int detach(const struct verb *v, struct run_ctr *ctr, struct run_spec *sp
         dup2(logfd, 1);
         dup2(logfd, 2);
         close(logfd);
+        struct run_attach *att = NULL;
+        if (spec->tty) {
+            /* -d -t: `strata attach` reaches the pty (input with -i) */
+            struct error e = {0};
+            if (run_attach_listen(ctr->dirfd, spec->interactive, &att, &e) < 0) {
+                if (write(p[1], e.msg, strlen(e.msg)) < 0) {
+                }
+                _exit(125);
+            }
+            spec->attach = att;
+        }
         spec->stdin_fd = spec->stdout_fd = spec->stderr_fd = -1;
         spec->interactive = false;
-        return supervise(v, ctr, spec, rm, p[1]);
+        int st = supervise(v, ctr, spec, rm, p[1]);
+        run_attach_free(att);
+        return st;
     }
     close(logfd);
     close(p[1]);
@@ -345,10 +359,6 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
     }
     if (!o.rootfs && optind >= argc) {
         status = cli_usage_error(v, "an image is required");
-        goto out;
-    }
-    if (o.detach && o.interactive && o.tty) {
-        status = cli_usage_error(v, "-d cannot be combined with -it (no attach yet)");
         goto out;
     }
 
@@ -568,6 +578,7 @@ STRATA_VERB(run, "run", "run a command in a new container",
             "options:\n"
             "  --rm                  remove the container when it exits\n"
             "  -d, --detach          run in the background and print the container id\n"
+            "                        (with -t, `strata attach` reaches its terminal)\n"
             "  -i, --interactive     keep stdin open\n"
             "  -t, --tty             allocate a pseudo-terminal\n"
             "  --name NAME           name the container\n"

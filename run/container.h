@@ -18,6 +18,8 @@
 
 #include "common/error.h"
 
+struct run_attach;
+
 enum run_network {
     RUN_NET_NONE = 0, /* a new network namespace with only lo, up */
     RUN_NET_HOST,     /* the caller's network namespace */
@@ -85,6 +87,9 @@ struct run_spec {
     bool no_proc_view; /* do not serve the limits-aware /proc files */
     bool seccomp_unconfined; /* no default seccomp filter (run/seccomp.c) */
     const char *seccomp_cache; /* optional: a directory for compiled filters */
+    /* optional, with tty: the pty's output also goes to the clients of
+     * this attach socket, which may type into it (run/attach.h) */
+    struct run_attach *attach;
 
     /* Optional: the container id (names the cgroup; the first 12 chars are
      * the default hostname); NULL makes one up. */

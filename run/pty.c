@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "run/attach.h"
 #include "run/internal.h"
 
 _Static_assert(sizeof(struct termios) <= sizeof(((struct run_tty_saved *)0)->state),
@@ -98,9 +99,10 @@ static int write_all_fd(int to, const char *buf, size_t n)
     return 0;
 }
 
-/* One read from `from`, written to `to` and (best effort) to `log`.
- * 1: copied (or nothing ready), 0: end of input, -1: `to` failed. */
-static int copy_once(int from, int to, int log)
+/* One read from `from`, written to `to`, (best effort) to `log` and to
+ * the attached clients.  1: copied (or nothing ready), 0: end of input,
+ * -1: `to` failed. */
+static int copy_once(int from, int to, int log, struct run_attach *att)
 {
     char buf[16384];
     ssize_t n = read(from, buf, sizeof buf);
@@ -112,6 +114,7 @@ static int copy_once(int from, int to, int log)
      * caller has stopped reading */
     if (log >= 0)
         write_all_fd(log, buf, (size_t)n);
+    run_attach_broadcast(att, buf, (size_t)n);
     return write_all_fd(to, buf, (size_t)n) < 0 ? -1 : 1;
 }
 
@@ -155,7 +158,7 @@ void run_tee_close(struct run_tee *t)
 /* Copies a pipe; at its end (or when the caller's side is gone) closes it. */
 static void pump_pipe(int *fd, int to, int log)
 {
-    if (*fd >= 0 && copy_once(*fd, to, log) <= 0)
+    if (*fd >= 0 && copy_once(*fd, to, log, NULL) <= 0)
         close_fd(fd);
 }
 
@@ -174,7 +177,7 @@ int run_relay_loop(struct run_relay *r, struct error *err)
     pthread_sigmask(SIG_BLOCK, &pipe_set, &saved);
     int ret = 0;
     for (;;) {
-        struct pollfd p[6];
+        struct pollfd p[6 + 9];
         int n = 0;
         p[n++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
         p[n++] = (struct pollfd){.fd = r->sigfd, .events = POLLIN};
@@ -195,6 +198,8 @@ int run_relay_loop(struct run_relay *r, struct error *err)
             ie = n;
             p[n++] = (struct pollfd){.fd = *errp, .events = POLLIN};
         }
+        int ia = n;
+        n += run_attach_pollfds(r->attach, p + n, 9);
         if (poll(p, (nfds_t)n, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -213,11 +218,12 @@ int run_relay_loop(struct run_relay *r, struct error *err)
             }
         }
         if (im >= 0 && (p[im].revents & (POLLIN | POLLHUP | POLLERR))) {
-            if (copy_once(r->master, r->out_fd, log) <= 0)
+            if (copy_once(r->master, r->out_fd, log, r->attach) <= 0)
                 master_open = false;
         }
+        run_attach_handle(r->attach, p + ia, n - ia, master_open ? r->master : -1);
         if (ii >= 0 && (p[ii].revents & (POLLIN | POLLHUP | POLLERR))) {
-            int c = copy_once(in_fd, r->master, -1);
+            int c = copy_once(in_fd, r->master, -1, NULL);
             if (c == 0) {
                 /* end of input: an EOF character, as a terminal would send */
                 const char eof = 4;
@@ -242,7 +248,7 @@ int run_relay_loop(struct run_relay *r, struct error *err)
         fcntl(r->master, F_SETFL, fl | O_NONBLOCK);
         for (int i = 0; i < 1000; i++) {
             struct pollfd p = {.fd = r->master, .events = POLLIN};
-            if (poll(&p, 1, 50) <= 0 || copy_once(r->master, r->out_fd, log) <= 0)
+            if (poll(&p, 1, 50) <= 0 || copy_once(r->master, r->out_fd, log, r->attach) <= 0)
                 break;
         }
     }
@@ -256,7 +262,7 @@ int run_relay_loop(struct run_relay *r, struct error *err)
             struct pollfd p = {.fd = *fd, .events = POLLIN};
             if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
                 break;
-            if (copy_once(*fd, to, log) <= 0)
+            if (copy_once(*fd, to, log, NULL) <= 0)
                 break;
         }
     }

@@ -700,6 +700,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         .sigfd = sigfd,
         .pidfd = pidfd,
         .tee = tee,
+        .attach = spec->attach,
     };
     if (run_relay_loop(&rl, err) < 0)
         goto fail;
