@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -15,12 +17,14 @@
 #include <spawn.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -66,7 +70,8 @@ struct run_procview {
     bool thread_started;
     pthread_t primer; /* looks the files up once, see pv_prime */
     bool primer_started;
-    char *dir;
+    char *dir;      /* where the container binds the files from */
+    int mnt_fd;     /* the detached mount (new mount API), -1 when mounted on dir */
     bool own_mount; /* mounted by mount(2) here (else by fusermount3 via libfuse) */
     bool detached;
     int stop_fd;            /* eventfd: wakes the thread (stop, or a new notify_fd) */
@@ -496,18 +501,25 @@ static void *pv_thread(void *arg)
 
 int run_procview_sysinfo_filter(struct error *err)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx)
-        return error_set(err, ENOMEM, "sysinfo filter: seccomp_init failed");
-    int r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0);
-    if (r == 0)
-        r = seccomp_load(ctx);
-    int fd = r == 0 ? seccomp_notify_fd(ctx) : -1;
-    seccomp_release(ctx);
-    if (r < 0)
-        return error_code(err, -r, "load the sysinfo seccomp filter");
+    /* Seven instructions written out: libseccomp would probe the kernel
+     * with eight seccomp(2) calls and compile a program, all on the
+     * container's start path.  Another architecture's syscalls (x32 has
+     * its own bit in nr) run untouched. */
+    uint32_t arch = seccomp_arch_native();
+    struct sock_filter insns[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sysinfo, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = ARRAY_SIZE(insns), .filter = insns};
+    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                          SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     if (fd < 0)
-        return error_set(err, EIO, "sysinfo filter: no notification fd");
+        return error_errno(err, "load the sysinfo seccomp filter");
     return fd;
 }
 
@@ -555,6 +567,53 @@ static int mount_direct(struct run_procview *pv, const char *dir, bool allow_oth
     return 0;
 }
 
+/* The new mount API gives a mount attached nowhere: no mount point to
+ * create, nothing to detach once the container has its copy, nothing left
+ * behind if we are killed; the container process inherits the fd and binds
+ * the files from /proc/self/fd/N.  Needs CAP_SYS_ADMIN (root); -1 with
+ * errno EPERM means "mount on a directory instead". */
+static int mount_detached(struct run_procview *pv, bool allow_other)
+{
+    cleanup_close int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    cleanup_close int fs = fsopen("fuse", FSOPEN_CLOEXEC);
+    if (fs < 0) {
+        errno = errno == EACCES ? EPERM : errno;
+        return -1;
+    }
+    char fdstr[16], uid[16], gid[16];
+    snprintf(fdstr, sizeof fdstr, "%d", fd);
+    snprintf(uid, sizeof uid, "%u", (unsigned)geteuid());
+    snprintf(gid, sizeof gid, "%u", (unsigned)getegid());
+    if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "strata-procview", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "subtype", "procview", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "fd", fdstr, 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "user_id", uid, 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "group_id", gid, 0) < 0 ||
+        (allow_other && fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) < 0) ||
+        fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return -1;
+    int mnt = fsmount(fs, FSMOUNT_CLOEXEC,
+                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (mnt < 0)
+        return -1;
+    char devfd[32];
+    snprintf(devfd, sizeof devfd, "/dev/fd/%d", fd);
+    if (fuse_session_mount(pv->se, devfd) != 0) {
+        close(mnt);
+        errno = EIO;
+        return -1;
+    }
+    /* the session owns the /dev/fuse fd from here on */
+    fd = -1;
+    pv->mnt_fd = mnt;
+    free(pv->dir);
+    pv->dir = xasprintf("/proc/self/fd/%d", mnt);
+    return 0;
+}
+
 /* The container's bind mounts each look a file up; done then, every
  * LOOKUP is a synchronous round trip to the server thread, and on a busy
  * machine each waits for it to be scheduled (measured: 5-30 ms for the
@@ -565,9 +624,15 @@ static void *pv_prime(void *arg)
 {
     struct run_procview *pv = arg;
     for (int i = 0; run_procview_targets[i].name; i++) {
-        cleanup_free char *p = xasprintf("%s/%s", pv->dir, run_procview_targets[i].name);
         struct stat st;
-        if (stat(p, &st) < 0)
+        int r;
+        if (pv->mnt_fd >= 0) {
+            r = fstatat(pv->mnt_fd, run_procview_targets[i].name, &st, 0);
+        } else {
+            cleanup_free char *p = xasprintf("%s/%s", pv->dir, run_procview_targets[i].name);
+            r = stat(p, &st);
+        }
+        if (r < 0)
             break; /* detached or stopping */
     }
     return NULL;
@@ -585,9 +650,8 @@ static bool user_allow_other(void)
 int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim,
                        const char *dir, struct run_procview **out, struct error *err)
 {
-    if (mkdir_p_at(AT_FDCWD, dir, 0755, err) < 0)
-        return error_prefix(err, "proc view");
     struct run_procview *pv = xzalloc(sizeof(*pv));
+    pv->mnt_fd = -1;
     pv->cg = cg;
     pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
     pv->dir = xstrdup(dir);
@@ -596,7 +660,10 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
     atomic_init(&pv->stopping, false);
     atomic_init(&pv->notify_fd, -1);
     pthread_mutex_init(&pv->lock, NULL);
+    /* the first load sample is due one interval in: nothing is computed
+     * before the container asks */
     clock_gettime(CLOCK_MONOTONIC, &pv->next_sample);
+    pv->next_sample.tv_sec += LOAD_INTERVAL_MS / 1000;
 
     /* allow_other: container processes are other users (or, rootless,
      * other uids of the container's range); fusermount3 only grants it
@@ -615,7 +682,15 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
         error_set(err, EIO, "proc view: cannot create a FUSE session");
         goto fail;
     }
-    r = mount_direct(pv, dir, other);
+    /* a detached mount where we may (root); else on dir, by mount(2) or
+     * through fusermount3 */
+    r = mount_detached(pv, other);
+    if (r < 0 && mkdir_p_at(AT_FDCWD, dir, 0755, err) < 0) {
+        error_prefix(err, "proc view");
+        goto fail;
+    }
+    if (r < 0)
+        r = mount_direct(pv, dir, other);
     if (r < 0 && errno != EPERM) {
         error_errno(err, "proc view: mount FUSE on `%s`", dir);
         fuse_session_destroy(pv->se);
@@ -685,10 +760,13 @@ void run_procview_stop(struct run_procview *pv)
         }
         pthread_join(pv->thread, NULL);
     }
+    bool attached = pv->mnt_fd < 0;
+    if (pv->mnt_fd >= 0)
+        close(pv->mnt_fd); /* its last reference here: the mount goes */
     if (pv->se) {
-        if (pv->own_mount && !pv->detached)
+        if (attached && pv->own_mount && !pv->detached)
             umount2(pv->dir, MNT_DETACH);
-        else if (!pv->own_mount)
+        else if (attached && !pv->own_mount)
             fuse_session_unmount(pv->se); /* fusermount3 -u (quiet) */
         fuse_session_destroy(pv->se);   /* closes the /dev/fuse fd */
     }
@@ -704,9 +782,14 @@ void run_procview_stop(struct run_procview *pv)
     free(pv);
 }
 
+const char *run_procview_dir(const struct run_procview *pv)
+{
+    return pv->dir;
+}
+
 int run_procview_detach(struct run_procview *pv, struct error *err)
 {
-    if (!pv || pv->detached)
+    if (!pv || pv->detached || pv->mnt_fd >= 0)
         return 0;
     if (pv->own_mount) {
         if (umount2(pv->dir, MNT_DETACH) < 0)
@@ -734,9 +817,8 @@ int run_procview_bind(const char *dir, const char *rootfs, struct error *err)
     for (int i = 0; run_procview_targets[i].name; i++) {
         cleanup_free char *src = xasprintf("%s/%s", dir, run_procview_targets[i].name);
         cleanup_free char *dst = xasprintf("%s%s", rootfs, run_procview_targets[i].target);
-        if (access(dst, F_OK) < 0)
-            continue;
-        if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+        /* one syscall a file: a target the root lacks fails with ENOENT */
+        if (mount(src, dst, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
             return error_errno(err, "bind-mount proc view `%s` on `%s`", src, dst);
     }
     return 0;

@@ -7,15 +7,18 @@
  *
  * Usage by the runtime:
  *   run_procview_start(cg, &lim, "<container dir>/procview", &pv, &err);
- *       -- before the container's mount namespace is made, so it sees the mount
+ *       -- before the container process is forked, so it sees the mount
+ *          (root: a detached mount, whose fd it inherits; else mounted on
+ *          the directory)
  *   run_procview_detach(pv, &err);
  *       -- once that namespace exists: no host mount survives a killed caller
  *   ... in the child, after mounting the new root's /proc and /sys:
- *   run_procview_bind("<container dir>/procview", "<new root>", &err);
+ *   run_procview_bind(run_procview_dir(pv), "<new root>", &err);
  *   ... after the container is gone, before run_cgroup_destroy:
  *   run_procview_stop(pv);
  *
- * The mount is made with mount(2) when the caller may (root), else through
+ * The mount is made with the new mount API (fsopen/fsmount, attached
+ * nowhere) when the caller may (root), else on the directory through
  * fusermount3; it is served by one background thread of the calling
  * process, which must therefore outlive the container. */
 #ifndef STRATA_RUN_PROCVIEW_H
@@ -38,6 +41,10 @@ extern const struct run_procview_target run_procview_targets[];
  * outlive the view; lim may be NULL. */
 int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim,
                        const char *dir, struct run_procview **out, struct error *err);
+/* Where the container binds the files from: "/proc/self/fd/N" for the
+ * detached mount (valid in the processes forked after start), else the
+ * directory given to start. */
+const char *run_procview_dir(const struct run_procview *pv);
 /* Stops the thread, unmounts (unless detached) and frees.  NULL is fine. */
 void run_procview_stop(struct run_procview *pv);
 

@@ -561,7 +561,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         .spec = spec, .root = root, .run_dir = run_dir,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
         .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
-        .procview_dir = pv ? pv_dir : NULL,
+        .procview_dir = pv ? run_procview_dir(pv) : NULL,
         .seccomp = spec->seccomp_unconfined ? NULL : &filter,
     };
     fflush(NULL);
