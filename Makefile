@@ -15,14 +15,25 @@ BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS := fuse3 openssl libzstd zlib jansson libcap libseccomp
+PKGS := fuse3 libzstd zlib jansson libcap libseccomp
+# libcrypto gives strata SHA-256 and base64 only.  Linked from its static
+# archive when there is one (some 20 KB of code): loading and relocating the
+# 4.7 MB shared library cost each start more than the rest of `strata exec`.
+# Without the archive, the shared library.
+LIBCRYPTO_A := $(shell $(CC) -print-file-name=libcrypto.a)
+ifeq ($(LIBCRYPTO_A),libcrypto.a)
+PKGS += libcrypto
+CRYPTO_LIBS :=
+else
+CRYPTO_LIBS := $(LIBCRYPTO_A)
+endif
 # libarchive and libcurl are not linked into the programs: they are opened
 # with dlopen by the verbs that use them (format/libarchive.c,
 # registry/libcurl.c; common/dl.h says why).  Their sonames come from the
 # installed development links.  Unit tests and helpers link them as usual.
 DL_PKGS := libarchive libcurl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DL_PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcrypto $(DL_PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) $(CRYPTO_LIBS)
 DL_LIBS := $(shell pkg-config --libs $(DL_PKGS))
 soname = $(shell objdump -p "$$($(CC) -print-file-name=$(1).so)" 2>/dev/null | awk '/SONAME/ { print $$2 }')
 LIBARCHIVE_SONAME := $(call soname,libarchive)
