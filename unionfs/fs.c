@@ -23,8 +23,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     }
     unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE |
                     FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS |
-                    FUSE_CAP_ASYNC_DIO | FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+                    FUSE_CAP_ASYNC_DIO | FUSE_CAP_READDIRPLUS;
     conn->want |= want & conn->capable;
+    /* Always readdirplus: a container's tools list to stat (find, ls -l,
+     * tar, package managers), and the AUTO policy sends a big directory's
+     * later chunks as plain READDIR, which costs one LOOKUP per name. */
+    conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
     /* locks stay in the kernel: no flock/getlk/setlk ops are defined */
     conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
     pthread_mutex_lock(&fs->init_lock);

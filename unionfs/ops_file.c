@@ -155,11 +155,6 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
         fuse_reply_write(req, (size_t)r);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    fuse_reply_err(req, 0);
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     close((int)fi->fh);
@@ -212,7 +207,8 @@ void ufs_ops_file(struct fuse_lowlevel_ops *ops)
     ops->create = op_create;
     ops->read = op_read;
     ops->write_buf = op_write_buf;
-    ops->flush = op_flush;
+    /* no flush: the first FLUSH gets ENOSYS and the kernel stops sending
+     * one per close(2) (it still writes dirty pages back itself) */
     ops->release = op_release;
     ops->fsync = op_fsync;
     ops->fallocate = op_fallocate;

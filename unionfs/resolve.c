@@ -124,6 +124,18 @@ static void merge_redirect(struct ufs *fs, struct ufs_entry *e)
     }
 }
 
+/* Does the merge of d go on below layer i?  Only then can a whiteout or an
+ * opaque marker at layer i hide anything, so only then is it looked for:
+ * in a directory that one layer holds (all of a fresh upper tree, most of
+ * a single-image rootfs) a name costs one fstatat. */
+static bool merges_below(const int *pd, int i, int bottom)
+{
+    for (int j = i + 1; j <= bottom; j++)
+        if (pd[j] >= 0)
+            return true;
+    return false;
+}
+
 int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
                 struct ufs_entry *e)
 {
@@ -148,7 +160,7 @@ int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
         if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             if (errno != ENOENT && errno != ENOTDIR)
                 return e->layer < 0 ? errno : 0;
-            if (ufs_has_whiteout(pfd, name)) {
+            if (merges_below(pd, i, bottom) && ufs_has_whiteout(pfd, name)) {
                 if (i == 0)
                     e->upper_whiteout = true;
                 break;
@@ -179,9 +191,10 @@ int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
                 e->dfd[j] = -1;
             e->dfd[i] = fd;
             e->bottom = i;
-            if (ufs_dir_is_opaque(fd))
+            bool may_merge = i == 0 && fs->n_layers > 1; /* a redirect can */
+            if ((may_merge || merges_below(pd, i, bottom)) && ufs_dir_is_opaque(fd))
                 break;
-            if (i == 0 && fs->n_layers > 1 && (e->redirect = get_redirect(fd))) {
+            if (may_merge && (e->redirect = get_redirect(fd))) {
                 merge_redirect(fs, e);
                 break;
             }
@@ -196,7 +209,7 @@ int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
         e->dfd[i] = fd;
         e->bottom = i;
         e->lower = true;
-        if (ufs_dir_is_opaque(fd))
+        if (merges_below(pd, i, bottom) && ufs_dir_is_opaque(fd))
             break;
     }
 
