@@ -55,6 +55,19 @@ struct stage_state {
     size_t n_layers;
     char key[FMT_DIGEST_MAX]; /* cache chain */
     struct bld_env args;
+    struct pending_layer *pending; /* the last layer step's blob, still being written */
+};
+
+/* A layer step's upper being written as a blob by a child process while
+ * the next step runs on top of it (the upper is that step's top lower).
+ * Joined before anything needs its digest: the next layer step's result,
+ * a cache hit, the end of the stage. */
+struct pending_layer {
+    pid_t pid;
+    char *upper;
+    char *result;   /* the child's JSON: descriptor + diff_id, or error */
+    char key[FMT_DIGEST_MAX];
+    char *where;    /* "FILE:LINE: TEXT" of the step, for errors */
 };
 
 struct build {
@@ -162,43 +175,192 @@ static int make_dirs(const char *upper, const char *work, struct error *err)
     return 0;
 }
 
-/* The upper becomes a layer: written as a blob in one pass, then moved
- * into the unpacked-layer cache so the next step's union needs no unpack. */
-static int commit_upper(struct build *b, const char *upper, struct fmt_descriptor *desc,
-                        struct error *err)
+static void history(struct build *b, struct stage_state *s, const char *created_by, bool empty);
+
+static json_t *layer_to_json(const struct fmt_descriptor *d)
 {
-    cleanup_close int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return error_errno(err, "open `%s`", upper);
-    struct fmt_layer_write_opts wo;
-    fmt_layer_write_opts_init(&wo);
-    wo.compression = b->o->compression;
-    wo.source_date_epoch = b->o->timestamp;
-    wo.override_stat = true;
-    struct fmt_layer_info info;
-    if (b->tty)
-        say(b, "--> committing the layer...\r");
-    double t0 = trace_now();
-    int wrc = fmt_layer_write_tree_blob(b->o->store, fd, "new layer", &wo, &info, err);
-    trace("layer write (tar+gz+sha)", t0);
-    if (b->tty)
-        say(b, "\33[K"); /* the result line replaces the progress line */
-    if (wrc < 0)
+    json_t *l = fmt_descriptor_to_json(d);
+    json_object_set_new(l, "diff_id", json_string(d->diff_id));
+    json_object_set_new(l, "uncompressed_size", json_integer(d->uncompressed_size));
+    return l;
+}
+
+static int layer_from_json(json_t *v, struct fmt_descriptor *d, struct error *err)
+{
+    memset(d, 0, sizeof *d);
+    if (fmt_descriptor_from_json(v, "layer", d, err) < 0)
         return -1;
-    fmt_layer_info_descriptor(&info, desc);
-    if (!fmt_layer_cache_has(b->o->store, desc->diff_id)) {
-        cleanup_free char *dst = fmt_layer_cache_path(b->o->store, desc->diff_id);
+    d->diff_id = xstrdup(json_string_value(json_object_get(v, "diff_id")) ?: "");
+    d->uncompressed_size = json_integer_value(json_object_get(v, "uncompressed_size"));
+    return 0;
+}
+
+/* The child's side: blob written, upper synced (the parent renames it into
+ * layers/ later), result file written; the exit status is 0 or 1. */
+static int commit_child(struct build *b, const char *upper, const char *result)
+{
+    struct error err = {0};
+    struct fmt_descriptor desc = {0};
+    int rc = -1;
+    cleanup_close int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        error_errno(&err, "open `%s`", upper);
+    } else {
+        struct fmt_layer_write_opts wo;
+        fmt_layer_write_opts_init(&wo);
+        wo.compression = b->o->compression;
+        wo.source_date_epoch = b->o->timestamp;
+        wo.override_stat = true;
+        struct fmt_layer_info info;
+        double t0 = trace_now();
+        rc = fmt_layer_write_tree_blob(b->o->store, fd, "new layer", &wo, &info, &err);
+        trace("layer write (child)", t0);
+        if (rc == 0) {
+            fmt_layer_info_descriptor(&info, &desc);
+            /* the upper is published under layers/ by a rename: its files
+             * must be on disk first */
+            if (syncfs(fd) < 0)
+                rc = error_errno(&err, "sync `%s`", upper);
+        }
+    }
+    json_t *j = rc == 0 ? json_pack("{s:b, s:o}", "ok", 1, "layer", layer_to_json(&desc))
+                        : json_pack("{s:b, s:i, s:s}", "ok", 0, "code", err.code, "msg", err.msg);
+    fmt_descriptor_clear(&desc);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct error e2 = {0};
+    int wrc = atomic_write_at(AT_FDCWD, result, text, strlen(text), 0600, &e2);
+    free(text);
+    return rc == 0 && wrc == 0 ? 0 : 1;
+}
+
+static void pending_free(struct pending_layer *p)
+{
+    if (!p)
+        return;
+    free(p->upper);
+    free(p->result);
+    free(p->where);
+    free(p);
+}
+
+/* Waits for the stage's pending layer and makes it a layer of the stage:
+ * descriptor, config diff_id, cache entry, the unpacked directory. */
+static int commit_join(struct build *b, struct stage_state *s, struct error *err)
+{
+    struct pending_layer *p = s->pending;
+    if (!p)
+        return 0;
+    s->pending = NULL;
+    double t0 = trace_now();
+    int status = 0;
+    while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    trace("wait for the commit", t0);
+    cleanup_free char *data = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    int rc = -1;
+    struct fmt_descriptor desc = {0};
+    if (read_file_at(AT_FDCWD, p->result, &data, &len, err) < 0 ||
+        !(j = json_loadb(data, len, 0, NULL))) {
+        if (!j && data)
+            error_set(err, 0, "commit the layer: a damaged result");
+        error_prefix(err, "%s: commit the layer (status %d)", p->where, status);
+        goto out;
+    }
+    if (!json_is_true(json_object_get(j, "ok"))) {
+        error_set(err, (int)json_integer_value(json_object_get(j, "code")), "%s: %s", p->where,
+                  json_string_value(json_object_get(j, "msg")) ?: "commit failed");
+        goto out;
+    }
+    if (layer_from_json(json_object_get(j, "layer"), &desc, err) < 0)
+        goto out;
+    struct bld_cache_entry e = {.has_layer = true, .layer = desc};
+    if (bld_cache_put(b->o->store, p->key, &e, err) < 0)
+        goto out;
+    layers_push(s, &desc);
+    bld_image_add_layer(&s->img, desc.diff_id);
+    say(b, "--> %.19s\n", desc.diff_id);
+    /* kept as the unpacked layer, so no later union needs an unpack */
+    struct error e2 = {0};
+    if (!fmt_layer_cache_has(b->o->store, desc.diff_id)) {
+        cleanup_free char *dst = fmt_layer_cache_path(b->o->store, desc.diff_id);
         cleanup_free char *parent = xstrdup(dst);
         char *slash = strrchr(parent, '/');
         if (slash)
             *slash = '\0';
-        struct error e2 = {0};
-        /* best effort: a failed rename only means a later unpack */
-        t0 = trace_now();
-        if (mkdir_p_at(AT_FDCWD, parent, 0700, &e2) == 0 && syncfs(fd) == 0) {
-            trace("syncfs upper", t0);
-            (void)rename(upper, dst);
-        }
+        if (mkdir_p_at(AT_FDCWD, parent, 0700, &e2) == 0)
+            (void)rename(p->upper, dst);
+    }
+    rm_rf_at(AT_FDCWD, p->upper, &e2);
+    rc = 0;
+out:
+    fmt_descriptor_clear(&desc);
+    json_decref(j);
+    pending_free(p);
+    return rc;
+}
+
+/* A failed build: waits for the writer without taking its layer. */
+static void commit_discard(struct stage_state *s)
+{
+    struct pending_layer *p = s->pending;
+    if (!p)
+        return;
+    s->pending = NULL;
+    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    pending_free(p);
+}
+
+/* Ends a layer step: the previous step's blob joined (its layer comes
+ * first), this step's history added, and its upper handed to a child
+ * process to write as a blob while the build goes on. */
+static int commit_async(struct build *b, struct stage_state *s, const char *upper,
+                        const char *key, const char *created_by, const struct bld_instr *in,
+                        struct error *err)
+{
+    if (commit_join(b, s, err) < 0)
+        return -1;
+    struct pending_layer *p = xzalloc(sizeof *p);
+    p->upper = xstrdup(upper);
+    p->result = xasprintf("%s.commit.json", upper);
+    memcpy(p->key, key, FMT_DIGEST_MAX);
+    {
+        struct error w = {0};
+        bld_instr_error(&w, b->file, in, "x");
+        size_t l = strlen(w.msg);
+        p->where = xstrndup(w.msg, l > 3 ? l - 3 : l); /* without ": x" */
+    }
+    if (b->o->out)
+        fflush(b->o->out);
+    pid_t pid = fork();
+    if (pid < 0) {
+        pending_free(p);
+        return error_errno(err, "fork the layer writer");
+    }
+    if (pid == 0)
+        _exit(commit_child(b, upper, p->result));
+    p->pid = pid;
+    s->pending = p;
+    history(b, s, created_by, false);
+    return 0;
+}
+
+/* The union lowers for the next step: the pending layer's upper on top
+ * of the stage's unpacked layers. */
+static int stage_lowers(struct build *b, struct stage_state *s, char ***out, struct error *err)
+{
+    if (layer_dirs(b, s->layers, s->n_layers, out, err) < 0)
+        return -1;
+    if (s->pending) {
+        size_t n = strv_len(*out);
+        char **v = xcalloc(n + 2, sizeof *v);
+        v[0] = xstrdup(s->pending->upper);
+        memcpy(v + 1, *out, n * sizeof *v);
+        free(*out);
+        *out = v;
     }
     return 0;
 }
@@ -328,6 +490,10 @@ static int try_cache(struct build *b, struct stage_state *s, const char *key,
     if (r <= 0)
         return r;
     if (e.has_layer) {
+        if (commit_join(b, s, err) < 0) {
+            bld_cache_entry_clear(&e);
+            return -1;
+        }
         layers_push(s, &e.layer);
         bld_image_add_layer(&s->img, e.layer.diff_id);
     }
@@ -456,7 +622,7 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
 
     cleanup_strv char **lowers = NULL;
     double t0 = trace_now();
-    if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0)
+    if (stage_lowers(b, s, &lowers, err) < 0)
         return bld_instr_prefix(err, b->file, in);
     trace("unpack lowers", t0);
     cleanup_free char *upper = NULL, *work = NULL;
@@ -512,13 +678,7 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
     t0 = trace_now();
     rm_rf_at(AT_FDCWD, work, &e2);
     trace("rm work", t0);
-    struct fmt_descriptor desc = {0};
-    if (commit_upper(b, upper, &desc, err) < 0)
-        return bld_instr_prefix(err, b->file, in);
-    r = finish_layer_step(b, s, key, cb, &desc, err);
-    fmt_descriptor_clear(&desc);
-    rm_rf_at(AT_FDCWD, upper, &e2);
-    return r;
+    return commit_async(b, s, upper, key, cb, in, err);
 }
 
 /* The sources' root for COPY --from: an earlier stage or an image. */
@@ -745,7 +905,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
     {
         cleanup_strv char **lowers = NULL;
         t0 = trace_now();
-        if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0) {
+        if (stage_lowers(b, s, &lowers, err) < 0) {
             bld_instr_prefix(err, b->file, in);
             goto out;
         }
@@ -777,15 +937,7 @@ static int step_copy(struct build *b, size_t si, struct stage_state *s, const st
             bld_instr_prefix(err, b->file, in);
             goto out;
         }
-        struct fmt_descriptor desc = {0};
-        if (commit_upper(b, upper, &desc, err) < 0) {
-            bld_instr_prefix(err, b->file, in);
-            goto out;
-        }
-        rc = finish_layer_step(b, s, key, cb, &desc, err);
-        fmt_descriptor_clear(&desc);
-        struct error e2 = {0};
-        rm_rf_at(AT_FDCWD, upper, &e2);
+        rc = commit_async(b, s, upper, key, cb, in, err);
     }
 out:
     bld_copy_plan_free(plan);
@@ -807,7 +959,7 @@ static int step_workdir(struct build *b, struct stage_state *s, const struct bld
         return r < 0 ? -1 : 0;
     /* the directory is created when the image lacks it: that is a layer */
     cleanup_strv char **lowers = NULL;
-    if (layer_dirs(b, s->layers, s->n_layers, &lowers, err) < 0)
+    if (stage_lowers(b, s, &lowers, err) < 0)
         return bld_instr_prefix(err, b->file, in);
     cleanup_free char *upper = NULL, *work = NULL;
     new_upper(b, &upper, &work);
@@ -846,14 +998,7 @@ static int step_workdir(struct build *b, struct stage_state *s, const struct bld
     bld_tree_close(&image);
     if (rc < 0)
         return bld_instr_prefix(err, b->file, in);
-    struct fmt_descriptor desc = {0};
-    if (commit_upper(b, upper, &desc, err) < 0)
-        return bld_instr_prefix(err, b->file, in);
-    rc = finish_layer_step(b, s, key, cb, &desc, err);
-    fmt_descriptor_clear(&desc);
-    struct error e2 = {0};
-    rm_rf_at(AT_FDCWD, upper, &e2);
-    return rc;
+    return commit_async(b, s, upper, key, cb, in, err);
 }
 
 /* One instruction of a stage (a line of the file or an ONBUILD trigger). */
@@ -960,6 +1105,8 @@ static int run_stage(struct build *b, size_t si, struct error *err)
         if (run_instr(b, si, in, err) < 0)
             return -1;
     }
+    if (commit_join(b, s, err) < 0)
+        return -1;
     s->built = true;
     return 0;
 }
@@ -1070,6 +1217,7 @@ static int stage_child(struct build *b, size_t si)
     if (rc == 0) {
         b->work = work;
         rc = run_stage(b, si, &err);
+        commit_discard(&b->st[si]);
         b->work = parent_work;
     }
     if (wo >= 0) {
@@ -1400,6 +1548,8 @@ out:
         free(b.work);
     }
     if (b.st) {
+        for (size_t si = 0; si < b.plan->n_stages; si++)
+            commit_discard(&b.st[si]);
         for (size_t si = 0; si < b.plan->n_stages; si++) {
             bld_image_clear(&b.st[si].img);
             layers_free(b.st[si].layers, b.st[si].n_layers);
