@@ -325,6 +325,23 @@ static int create_v2(struct run_cgroup *cg, const struct run_cgroup_layout *l, b
     return 0;
 }
 
+/* The v1 hierarchies a container with these limits joins (see create). */
+static void cgroup_needed(const struct run_cgroup_layout *l, const struct run_cgroup_limits *lim,
+                          bool need[RUN_CG_NCTRL])
+{
+    for (int c = 0; c < RUN_CG_NCTRL; c++)
+        need[c] = false;
+    need[RUN_CG_MEMORY] = lim->memory >= 0 || lim->memory_swap >= 0;
+    need[RUN_CG_CPU] = lim->cpu_quota_us > 0;
+    need[RUN_CG_CPUSET] = lim->cpuset_cpus && *lim->cpuset_cpus;
+    need[RUN_CG_PIDS] = lim->pids_max >= 0 || !l->unified;
+    /* cpu usage comes from cpu.stat in the v2 tree; without one, from
+     * cpuacct, which is usually mounted with cpu anyway */
+    need[RUN_CG_CPUACCT] = !l->unified && need[RUN_CG_CPU];
+    for (int c = 0; c < RUN_CG_NCTRL; c++)
+        need[c] = need[c] && l->v1[c];
+}
+
 /* What create and open share: a valid id, the detected layout, a record. */
 static struct run_cgroup *cgroup_new(const char *container_id, struct run_cgroup_layout *l,
                                      struct error *err)
@@ -368,9 +385,17 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
         goto done;
     }
 
+    /* Each cgroup.procs write on v1 waits for an RCU grace period
+     * (milliseconds), so the container joins only the hierarchies that
+     * carry one of its limits; the v2 tree (hybrid) is the tracker that
+     * lists every process for kill (cgroup.kill), stop and the load
+     * average, and gives cpu usage (cpu.stat) without cpuacct.  Without a
+     * v2 tree, pids is the tracker. */
+    bool need[RUN_CG_NCTRL];
+    cgroup_needed(&l, lim, need);
     bool denied = false;
     for (int c = 0; c < RUN_CG_NCTRL && !denied; c++) {
-        if (l.v1[c] && create_v1(cg, &l, c, &denied, err) < 0) {
+        if (need[c] && create_v1(cg, &l, c, &denied, err) < 0) {
             r = -1;
             goto fail;
         }
@@ -503,6 +528,15 @@ static int pin_cpus(struct run_cgroup *cg, pid_t pid, struct error *err)
     return 0;
 }
 
+/* "cpu,cpuacct": one directory serves two controllers; join it once. */
+static bool comounted_before(const struct run_cgroup *cg, int c)
+{
+    for (int i = 0; i < c; i++)
+        if (cg->v1dir[i] && !strcmp(cg->v1dir[i], cg->v1dir[c]))
+            return true;
+    return false;
+}
+
 int run_cgroup_add_pid(struct run_cgroup *cg, pid_t pid, struct error *err)
 {
     if (cg->noop)
@@ -513,9 +547,12 @@ int run_cgroup_add_pid(struct run_cgroup *cg, pid_t pid, struct error *err)
      * what cgroup.kill and the container's cgroup namespace see */
     if (cg->v2dir && run_cg_write(cg->v2dir, "cgroup.procs", buf, err) < 0)
         return -1;
-    for (int c = 0; c < RUN_CG_NCTRL; c++)
-        if (cg->v1dir[c] && run_cg_write(cg->v1dir[c], "cgroup.procs", buf, err) < 0)
+    for (int c = 0; c < RUN_CG_NCTRL; c++) {
+        if (!cg->v1dir[c] || comounted_before(cg, c))
+            continue;
+        if (run_cg_write(cg->v1dir[c], "cgroup.procs", buf, err) < 0)
             return -1;
+    }
     return pin_cpus(cg, pid, err);
 }
 

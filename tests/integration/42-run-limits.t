@@ -1,9 +1,12 @@
 #!/bin/sh
 # cgroup limits through strata run: a memory hog is OOM-killed at -m 64m
 # (exit 137, inspect says OOMKilled), a fork bomb stops at --pids-limit 50,
-# --cpus 0.5 is the CFS quota the container sees; the cgroup is removed
-# afterwards.  Rootless on a layout without a delegated cgroup, a limit is
-# refused plainly instead of ignored.
+# --cpus 0.5 is the CFS quota the container sees; a container joins only
+# the hierarchies its limits need (memory and cpu for -m --cpus, plus the
+# v2 tree that tracks its processes), and its cgroup is removed afterwards.
+# Only this test's own containers' cgroups are looked at: other tests may
+# run containers meanwhile.  Rootless on a layout without a delegated
+# cgroup, a limit is refused plainly instead of ignored.
 . "$STRATA_SRC/tests/lib.sh"
 
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
@@ -11,17 +14,39 @@ R=$T/rootfs
 make_busybox_rootfs "$R"
 chmod -R a+rX "$R"
 
-cg_v1() { [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/pids ]; }
-strata_cgroups() { ls -d /sys/fs/cgroup/*/strata/* /sys/fs/cgroup/strata/* 2>/dev/null | wc -l; }
+# the cgroup directories of container ID, wherever they are
+cgroups_of() { ls -d /sys/fs/cgroup/*/strata/"$1" /sys/fs/cgroup/strata/"$1" 2>/dev/null; }
+cid() { "$STRATA" inspect --format '{{.Id}}' "$1"; }
+N=lim$$
 
 if is_root && [ -d /sys/fs/cgroup ]; then
-    before=$(strata_cgroups)
     # tail buffers an endless line: it grows until the limit stops it
-    run "$STRATA" run --name hog --rootfs "$R" -m 64m --memory-swap 64m sh -c 'tail /dev/zero'
+    run "$STRATA" run --name $N-hog --rootfs "$R" -m 64m --memory-swap 64m sh -c 'tail /dev/zero'
     is "$rc" 137 "a memory hog at -m 64m is killed: 137"
-    run "$STRATA" inspect --format '{{.State.OOMKilled}}' hog
+    run "$STRATA" inspect --format '{{.State.OOMKilled}}' $N-hog
     is "$out" true "inspect says OOMKilled"
-    "$STRATA" rm hog >/dev/null
+    id=$(cid $N-hog)
+    "$STRATA" rm $N-hog >/dev/null
+    is "$(cgroups_of "$id")" "" "the hog's cgroup is gone"
+
+    # a detached container with -m and --cpus: which hierarchies it joined
+    at_cleanup "'$STRATA' rm -f $N-d"
+    run "$STRATA" run -d --name $N-d --rootfs "$R" -m 64m --cpus 0.5 sleep 60
+    ok $rc "run -d -m 64m --cpus 0.5"
+    id=$(cid $N-d)
+    if [ -d /sys/fs/cgroup/memory ] && [ -d /sys/fs/cgroup/unified ]; then
+        joined=$(cgroups_of "$id" | sed 's|^/sys/fs/cgroup/||; s|/strata/.*||' | sort | tr '\n' ' ')
+        is "$joined" "$(for h in cpu memory unified; do echo $h; done | sort | tr '\n' ' ')" \
+            "hybrid: -m --cpus joins memory, cpu and the v2 tree only"
+    else
+        skip "joined hierarchies: not the hybrid layout"
+    fi
+    run "$STRATA" ps
+    like "$out" "$N-d" "ps lists the running container"
+    run "$STRATA" stop -t 1 $N-d
+    ok $rc "stop the container"
+    is "$(cgroups_of "$id")" "" "stop: its cgroup is gone"
+    "$STRATA" rm $N-d >/dev/null
 
     # a subshell forks 100 sleeps against a limit of 50 (and dies when
     # fork fails); the shell then reports with builtins only
@@ -39,9 +64,11 @@ if is_root && [ -d /sys/fs/cgroup ]; then
         if [ -e /sys/fs/cgroup/cpu.max ]; then cat /sys/fs/cgroup/cpu.max
         else echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us); fi'
     is "$out" "50000 100000" "--cpus 0.5 is visible as the quota"
-    run "$STRATA" run --rm --rootfs "$R" --cpus 1 -m 256m sh -c 'nproc; dd if=/proc/meminfo bs=64k 2>/dev/null | grep MemTotal'
+    run "$STRATA" run --name $N-v --rootfs "$R" --cpus 1 -m 256m sh -c 'nproc; dd if=/proc/meminfo bs=64k 2>/dev/null | grep MemTotal'
     like "$(echo $out)" "^1 MemTotal: +262144 kB" "the /proc view shows the limits"
-    is "$(strata_cgroups)" "$before" "no cgroup is left behind"
+    id=$(cid $N-v)
+    "$STRATA" rm $N-v >/dev/null
+    is "$(cgroups_of "$id")" "" "no cgroup is left behind"
 else
     skip "not root: the root cgroup tests need root"
 fi
