@@ -51,10 +51,9 @@ static __attribute__((noreturn)) void fail_to(int sock, struct error *e, int sta
     _exit(status);
 }
 
-static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int pidfd,
-                                             struct run_cgroup *cg, int sock,
-                                             const sigset_t *old_mask,
-                                             const struct run_seccomp *filter)
+/* The cgroup, then the namespaces in `flags` (the caller's process). */
+static void join(const struct run_exec_spec *s, int pidfd, struct run_cgroup *cg, int sock,
+                 int flags)
 {
     struct error e = {0};
     /* nothing in the container may read this strata process */
@@ -62,7 +61,6 @@ static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (cg && run_cgroup_add_pid(cg, getpid(), &e) < 0)
         fail_to(sock, &e, 125);
-    int flags = ns_flags(s->pid);
     if (setns(pidfd, flags) < 0) {
         error_errno(&e, "setns into the container");
         fail_to(sock, &e, 125);
@@ -73,6 +71,22 @@ static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int 
             fail_to(sock, &e, 125);
         }
     }
+}
+
+static __attribute__((noreturn)) void exec_in(const struct run_exec_spec *s, int sock,
+                                              const sigset_t *old_mask,
+                                              const struct run_seccomp *filter);
+
+/* Rootless: joins everything, then forks the process into the PID
+ * namespace (setns of a PID namespace only applies to children), as a
+ * sibling of itself (CLONE_PARENT), sends its pid and exits. */
+static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int pidfd,
+                                             struct run_cgroup *cg, int sock,
+                                             const sigset_t *old_mask,
+                                             const struct run_seccomp *filter, int flags)
+{
+    struct error e = {0};
+    join(s, pidfd, cg, sock, flags);
     pid_t y = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL,
                              NULL, NULL);
     if (y < 0) {
@@ -83,6 +97,15 @@ static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int 
         run_msg_send(sock, RUN_MSG_PID, y, -1);
         _exit(0);
     }
+    exec_in(s, sock, old_mask, filter);
+}
+
+/* In every namespace and the cgroup: stdio, session, pty, user, exec. */
+static __attribute__((noreturn)) void exec_in(const struct run_exec_spec *s, int sock,
+                                              const sigset_t *old_mask,
+                                              const struct run_seccomp *filter)
+{
+    struct error e = {0};
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!s->interactive) {
         int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -172,6 +195,14 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     if (!s->seccomp_unconfined &&
         run_seccomp_prepare(s->cap_add, s->cap_drop, s->seccomp_cache, &exec_filter, err) < 0)
         goto out;
+    /* As root (no user namespace to enter), this process enters the PID
+     * namespace for its children only, and the one child it forks is born
+     * in it and joins the rest itself.  Rootless, setns(CLONE_NEWPID) here
+     * would need a privilege over our own namespace we lack: an
+     * intermediate process joins everything and forks. */
+    int flags = ns_flags(s->pid);
+    bool direct = !(flags & CLONE_NEWUSER) && setns(pidfd, CLONE_NEWPID) == 0;
+    const struct run_seccomp *filter = exec_filter.insns ? &exec_filter : NULL;
     fflush(NULL);
     x = fork();
     if (x < 0) {
@@ -180,10 +211,18 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     }
     if (x == 0) {
         close(sock[0]);
-        joiner(s, pidfd, cg, sock[1], &old, exec_filter.insns ? &exec_filter : NULL);
+        if (!direct)
+            joiner(s, pidfd, cg, sock[1], &old, filter, flags);
+        join(s, pidfd, cg, sock[1], flags & ~CLONE_NEWPID);
+        exec_in(s, sock[1], &old, filter);
     }
     close(sock[1]);
     sock[1] = -1;
+    if (direct) {
+        y = x;
+        x = -1;
+        ypidfd = run_pidfd_open(y);
+    }
     for (;;) {
         struct run_msg m;
         int fd = -1;
@@ -212,7 +251,7 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         if (fd >= 0)
             close(fd);
     }
-    while (waitpid(x, NULL, 0) < 0 && errno == EINTR)
+    while (x > 0 && waitpid(x, NULL, 0) < 0 && errno == EINTR)
         ;
     x = -1;
     if (y <= 0 || ypidfd < 0) {

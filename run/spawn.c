@@ -725,13 +725,16 @@ out:
     run_seccomp_free(&filter);
     if (master >= 0)
         close(master);
-    /* Closing the socket tells the helper to unmount and exit; every
-     * process of the container is gone by now (PID 1 was), so nothing
-     * writes to the upper any more, and the helper's teardown can overlap
-     * with the cgroup's. */
+    /* PID 1 is gone, and the kernel kills the rest of its PID namespace:
+     * nothing can ask the union for anything more.  The helper is killed
+     * rather than asked to unmount: its mount namespace, and the mount in
+     * it, go with it, a copy-up is atomic against a kill, and a graceful
+     * unmount (waiting for the kernel to retire the connection, joining
+     * the serving threads) cost more than the rest of the teardown.  Its
+     * exit overlaps with the cgroup's removal. */
     if (sc[0] >= 0)
         close(sc[0]);
-    if (c_pid > 0 && ret < 0)
+    if (c_pid > 0)
         kill(c_pid, SIGKILL);
     run_procview_stop(pv);
     if (cg) {
@@ -746,7 +749,7 @@ out:
     if (c_pid > 0) {
         while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        /* the union mount is gone: the upper is the caller's again */
+        /* the helper is gone: the upper is the caller's again */
         if (spec->lowers)
             drop_etc_placeholders(spec);
     }

@@ -61,7 +61,9 @@ suite() {
     s rm ${m}_w >/dev/null
 
     cfg t:stop '{"StopSignal":"SIGUSR1"}'
-    s run -d --name ${m}_stop t:stop sh -c 'trap "exit 9" USR1; while :; do sleep 0.1; done' >/dev/null
+    s run -d --name ${m}_stop t:stop sh -c 'trap "exit 9" USR1; echo trapped; while :; do sleep 0.1; done' >/dev/null
+    # the signal must find the trap set (PID 1 ignores what it does not handle)
+    for i in $(seq 50); do s logs ${m}_stop 2>/dev/null | grep -q trapped && break; sleep 0.1; done
     run s stop -t 5 ${m}_stop
     run s inspect --format '{{.State.ExitCode}}' ${m}_stop
     is "$out" 9 "$m: stop sends the image's STOPSIGNAL"
