@@ -96,6 +96,11 @@ int ufs_fs_new(const struct ufs_options *o, struct ufs **out, struct error *err)
 void ufs_fs_free(struct ufs *fs);
 int ufs_session_new(struct ufs *fs, const char *mountpoint, struct error *err);
 
+/* loop.c: serves fs->se until it ends (unmount, abort, fuse_session_exit
+ * and a signal); 0 or an errno. */
+int ufs_loop(struct ufs *fs, int max_workers);
+#define UFS_MAX_WORKERS 16
+
 /* table.c */
 uint64_t ufs_id_get(struct ufs *fs, dev_t dev, ino_t ino, uint64_t want);
 void ufs_id_alias(struct ufs *fs, dev_t dev, ino_t ino, uint64_t number);

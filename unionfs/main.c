@@ -105,12 +105,7 @@ int main(int argc, char **argv)
         fuse_session_unmount(fs->se);
         goto fail;
     }
-    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_clone_fd(cfg, 0);
-    fuse_loop_cfg_set_max_threads(cfg, 16);
-    fuse_loop_cfg_set_idle_threads(cfg, 10);
-    rc = fuse_session_loop_mt(fs->se, cfg) ? 1 : 0;
-    fuse_loop_cfg_destroy(cfg);
+    rc = ufs_loop(fs, UFS_MAX_WORKERS) ? 1 : 0;
     fuse_remove_signal_handlers(fs->se);
     fuse_session_unmount(fs->se);
     fuse_session_destroy(fs->se);

@@ -23,12 +23,7 @@ struct ufs_mount {
 static void *serve(void *arg)
 {
     struct ufs_mount *m = arg;
-    struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_clone_fd(cfg, 0);
-    fuse_loop_cfg_set_max_threads(cfg, 16);
-    fuse_loop_cfg_set_idle_threads(cfg, 10);
-    m->loop_result = fuse_session_loop_mt(m->fs->se, cfg);
-    fuse_loop_cfg_destroy(cfg);
+    m->loop_result = ufs_loop(m->fs, UFS_MAX_WORKERS);
     /* a dead kernel connection ends the loop too: let waiters go */
     pthread_mutex_lock(&m->fs->init_lock);
     m->fs->init_done = true;
