@@ -272,24 +272,37 @@ static int apply_limits(struct run_cgroup *cg, const struct run_cgroup_limits *l
     return 0;
 }
 
-/* strata/<id> in one v1 hierarchy; cg->v1dir[c] set on success, NULL and
- * *denied when the hierarchy is not ours to write (rootless). */
+/* <base>/<id> in one v1 hierarchy (base: run_cg_v1_base); cg->v1dir[c] set
+ * on success, NULL and *denied (the reason in *why) when the hierarchy is
+ * not ours to write (rootless without a delegated cgroup there). */
 static int create_v1(struct run_cgroup *cg, const struct run_cgroup_layout *l, int c,
-                     bool *denied, struct error *err)
+                     bool rootless, bool *denied, struct error *why, struct error *err)
 {
-    cleanup_free char *base = xasprintf("%s/strata", l->v1[c]);
+    cleanup_free char *base = run_cg_v1_base(l, c, rootless, why);
+    if (!base) {
+        if (why->code == EACCES || why->code == EPERM || why->code == EROFS) {
+            *denied = true;
+            return 0;
+        }
+        *err = *why;
+        return -1;
+    }
+    cleanup_free char *parent = xstrdup(base);
+    *strrchr(parent, '/') = '\0';
     cleanup_free char *dir = xasprintf("%s/%s", base, cg->id);
     if (mkdir(base, 0755) < 0 && errno != EEXIST) {
         if (errno == EACCES || errno == EPERM || errno == EROFS) {
+            error_errno(why, "create cgroup `%s`", base);
             *denied = true;
             return 0;
         }
         return error_errno(err, "create cgroup `%s`", base);
     }
-    if (c == RUN_CG_CPUSET && cpuset_inherit(base, l->v1[c], err) < 0)
+    if (c == RUN_CG_CPUSET && cpuset_inherit(base, parent, err) < 0)
         return -1;
     if (mkdir(dir, 0755) < 0) {
         if (errno == EACCES || errno == EPERM || errno == EROFS) {
+            error_errno(why, "create cgroup `%s`", dir);
             *denied = true;
             return 0;
         }
@@ -394,8 +407,9 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
     bool need[RUN_CG_NCTRL];
     cgroup_needed(&l, lim, need);
     bool denied = false;
+    struct error why = {0};
     for (int c = 0; c < RUN_CG_NCTRL && !denied; c++) {
-        if (need[c] && create_v1(cg, &l, c, &denied, err) < 0) {
+        if (need[c] && create_v1(cg, &l, c, rootless, &denied, &why, err) < 0) {
             r = -1;
             goto fail;
         }
@@ -430,10 +444,8 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
                            : lim->cpu_quota_us > 0  ? "--cpus"
                            : lim->pids_max >= 0     ? "--pids-limit"
                                                     : "--cpuset-cpus";
-        r = error_set(err, EPERM,
-                      "cannot enforce %s: the cgroup v1 hierarchies under `%s` are writable "
-                      "only by root (rootless limits need cgroup v2 with a delegated subtree)",
-                      what, l.root);
+        r = error_set(err, EPERM, "cannot enforce %s without a delegated cgroup: %s", what,
+                      why.msg);
         goto fail;
     }
     if (apply_limits(cg, lim, err) < 0) {
@@ -469,7 +481,11 @@ int run_cgroup_open(const char *container_id, struct run_cgroup **out, struct er
     for (int c = 0; c < RUN_CG_NCTRL; c++) {
         if (!l.v1[c])
             continue;
-        char *dir = xasprintf("%s/strata/%s", l.v1[c], container_id);
+        struct error e;
+        cleanup_free char *base = run_cg_v1_base(&l, c, geteuid() != 0, &e);
+        if (!base)
+            continue;
+        char *dir = xasprintf("%s/%s", base, container_id);
         if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
             cg->v1dir[c] = dir;
             any = true;
@@ -545,8 +561,18 @@ int run_cgroup_add_pid(struct run_cgroup *cg, pid_t pid, struct error *err)
     snprintf(buf, sizeof buf, "%d", (int)pid);
     /* the v2 tree first: in hybrid mode it is only bookkeeping, but it is
      * what cgroup.kill and the container's cgroup namespace see */
-    if (cg->v2dir && run_cg_write(cg->v2dir, "cgroup.procs", buf, err) < 0)
-        return -1;
+    if (cg->v2dir && run_cg_write(cg->v2dir, "cgroup.procs", buf, err) < 0) {
+        if (cg->mode != RUN_CGROUP_MODE_HYBRID || cg->v2_memory || cg->v2_cpu || cg->v2_pids)
+            return -1;
+        /* hybrid, rootless: a v2 tracker we made but may not move into (the
+         * common ancestor is root's); an empty tracker would hide the
+         * container from kill, so drop it and track through v1 */
+        rmdir(cg->v2dir);
+        free(cg->v2dir);
+        cg->v2dir = NULL;
+        cg->v2_io = cg->v2_cpuset = false;
+        set_desc(cg);
+    }
     for (int c = 0; c < RUN_CG_NCTRL; c++) {
         if (!cg->v1dir[c] || comounted_before(cg, c))
             continue;

@@ -5,10 +5,14 @@
  * mount when there is one, else the v2 tree.  The cgroup root is
  * /sys/fs/cgroup unless STRATA_CGROUP_ROOT says otherwise (tests).
  *
- * Placement: root uses strata/<id> under every hierarchy it joins; rootless
- * v2 uses <delegated subtree>/strata/<id>, the delegated subtree being the
- * topmost ancestor of the caller's cgroup that the caller owns (systemd's
- * user@UID.service).  A limit that cannot be enforced is an error that says
+ * Placement: root uses strata/<id> under every hierarchy it joins;
+ * rootless (v2 and each v1 hierarchy alike) uses <delegated>/strata/<id>,
+ * the delegated cgroup being the topmost ancestor of the caller's cgroup
+ * that the caller owns (systemd's user@UID.service, or a cgroup an admin
+ * chowned to the user).  $STRATA_CGROUP_PARENT=/path puts containers under
+ * <hierarchy>/path/strata instead (writable by the caller when rootless).
+ * Only the hierarchies a limit needs are joined, plus the v2 tree as the
+ * process tracker.  A limit that cannot be enforced is an error that says
  * so; rootless with no limits and nothing writable gives a no-op cgroup. */
 #ifndef STRATA_RUN_CGROUP_H
 #define STRATA_RUN_CGROUP_H

@@ -38,9 +38,20 @@ int run_cg_layout_detect(const char *root, const char *self_cgroup,
                          struct run_cgroup_layout *out, struct error *err);
 void run_cg_layout_free(struct run_cgroup_layout *l);
 
+/* $STRATA_CGROUP_PARENT: the cgroup (the same path in every hierarchy, as
+ * podman's --cgroup-parent) that containers go under; NULL when unset, ""
+ * (err filled) when malformed. */
+const char *run_cg_parent(struct error *err);
 /* The directory new cgroups go under in the v2 tree: <root>/strata as root,
- * <delegated subtree>/strata rootless; NULL (err filled) when none. */
+ * <delegated subtree>/strata rootless, <root><parent>/strata with
+ * $STRATA_CGROUP_PARENT; NULL (err filled) when none. */
 char *run_cg_v2_base(const struct run_cgroup_layout *l, bool rootless, struct error *err);
+/* The same in v1 hierarchy c: <mount>/strata as root; rootless, under the
+ * topmost ancestor of the caller's own cgroup there that the caller owns
+ * (delegated by chown); under <mount><parent> with $STRATA_CGROUP_PARENT
+ * (writable by the caller when rootless).  NULL (err filled, EACCES when
+ * nothing is delegated) otherwise. */
+char *run_cg_v1_base(const struct run_cgroup_layout *l, int c, bool rootless, struct error *err);
 
 struct run_cgroup {
     char *id;

@@ -282,12 +282,97 @@ int run_cgroup_detect_mode(enum run_cgroup_mode *mode, struct error *err)
     return 0;
 }
 
+const char *run_cg_parent(struct error *err)
+{
+    const char *p = getenv("STRATA_CGROUP_PARENT");
+    if (!p || !*p)
+        return NULL;
+    if (p[0] != '/' || strstr(p, "/..") || strstr(p, "//") || strchr(p, '\n')) {
+        error_set(err, EINVAL,
+                  "STRATA_CGROUP_PARENT `%s` must be an absolute cgroup path without `..`", p);
+        return "";
+    }
+    return p;
+}
+
+/* The topmost ancestor of dir (below the hierarchy's mount, mountlen
+ * bytes) that the caller owns, dir itself included; NULL when dir is not
+ * the caller's.  What systemd (Delegate=yes) or an admin's chown -R hands
+ * a user. */
+static char *delegated_top(const char *dir, size_t mountlen)
+{
+    char *d = xstrdup(dir);
+    while (strlen(d) > mountlen && d[strlen(d) - 1] == '/')
+        d[strlen(d) - 1] = '\0';
+    struct stat st;
+    if (strlen(d) <= mountlen || stat(d, &st) < 0 || st.st_uid != geteuid()) {
+        free(d);
+        return NULL;
+    }
+    for (;;) {
+        char *slash = strrchr(d, '/');
+        if (!slash || (size_t)(slash - d) <= mountlen)
+            break;
+        *slash = '\0';
+        if (stat(d, &st) < 0 || st.st_uid != geteuid()) {
+            *slash = '/';
+            break;
+        }
+    }
+    return d;
+}
+
+/* <mount><parent>/strata, the parent writable by the caller when rootless. */
+static char *parent_base(const char *mount, const char *parent, bool rootless,
+                         struct error *err)
+{
+    cleanup_free char *dir = xasprintf("%s%s", mount, parent);
+    if (rootless && access(dir, W_OK) < 0) {
+        error_errno(err, "cgroup parent `%s` (STRATA_CGROUP_PARENT) is not writable by uid %u",
+                    dir, (unsigned)geteuid());
+        return NULL;
+    }
+    return xasprintf("%s/strata", dir);
+}
+
+char *run_cg_v1_base(const struct run_cgroup_layout *l, int c, bool rootless, struct error *err)
+{
+    if (!l->v1[c]) {
+        error_set(err, ENOENT, "no cgroup v1 `%s` hierarchy under `%s`", run_cg_v1_names[c],
+                  l->root);
+        return NULL;
+    }
+    const char *parent = run_cg_parent(err);
+    if (parent && !*parent)
+        return NULL;
+    if (parent)
+        return parent_base(l->v1[c], parent, rootless, err);
+    if (!rootless)
+        return xasprintf("%s/strata", l->v1[c]);
+    /* rootless: the caller's own cgroup in this hierarchy, if delegated */
+    cleanup_free char *own = xasprintf("%s%s", l->v1[c], l->self_v1[c] ? l->self_v1[c] : "/");
+    cleanup_free char *top = delegated_top(own, strlen(l->v1[c]));
+    if (!top) {
+        error_set(err, EACCES,
+                  "no cgroup of the `%s` hierarchy is delegated to uid %u (`%s` is not its own; "
+                  "chown a cgroup to it and run from inside, or set STRATA_CGROUP_PARENT)",
+                  run_cg_v1_names[c], (unsigned)geteuid(), own);
+        return NULL;
+    }
+    return xasprintf("%s/strata", top);
+}
+
 char *run_cg_v2_base(const struct run_cgroup_layout *l, bool rootless, struct error *err)
 {
     if (!l->unified) {
         error_set(err, ENOENT, "no cgroup v2 tree under `%s`", l->root);
         return NULL;
     }
+    const char *parent = run_cg_parent(err);
+    if (parent && !*parent)
+        return NULL;
+    if (parent)
+        return parent_base(l->unified, parent, rootless, err);
     if (!rootless)
         return xasprintf("%s/strata", l->unified);
     if (!l->self_v2) {
@@ -298,25 +383,12 @@ char *run_cg_v2_base(const struct run_cgroup_layout *l, bool rootless, struct er
      * ancestor of our cgroup that we own; cgroups we create must share it as
      * common ancestor with our own so that we may move processes there. */
     cleanup_free char *dir = xasprintf("%s%s", l->unified, l->self_v2);
-    size_t rootlen = strlen(l->unified);
-    while (strlen(dir) > rootlen && dir[strlen(dir) - 1] == '/')
-        dir[strlen(dir) - 1] = '\0';
-    struct stat st;
-    if (stat(dir, &st) < 0 || st.st_uid != geteuid()) {
+    cleanup_free char *top = delegated_top(dir, strlen(l->unified));
+    if (!top) {
         error_set(err, EACCES,
                   "cgroup `%s` is not delegated to uid %u (no writable cgroup v2 subtree)", dir,
                   (unsigned)geteuid());
         return NULL;
     }
-    for (;;) {
-        char *slash = strrchr(dir, '/');
-        if (!slash || (size_t)(slash - dir) <= rootlen)
-            break;
-        *slash = '\0';
-        if (stat(dir, &st) < 0 || st.st_uid != geteuid()) {
-            *slash = '/';
-            break;
-        }
-    }
-    return xasprintf("%s/strata", dir);
+    return xasprintf("%s/strata", top);
 }

@@ -565,6 +565,75 @@ static void test_delegation(void)
     run_cg_layout_free(&l);
 }
 
+/* Rootless v1: the caller's own cgroup in each hierarchy, when chowned to
+ * it (its topmost owned ancestor), or $STRATA_CGROUP_PARENT when writable;
+ * a fake hybrid tree chowned to 65534. */
+static char *v1_base_as(const char *root, const char *self, int c, const char *parent)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return xstrdup("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        if (setresuid(65534, 65534, 65534) < 0)
+            _exit(9);
+        if (parent)
+            setenv("STRATA_CGROUP_PARENT", parent, 1);
+        else
+            unsetenv("STRATA_CGROUP_PARENT");
+        struct run_cgroup_layout l;
+        struct error err = {0};
+        run_cg_layout_detect(root, self, &l, &err);
+        char *base = run_cg_v1_base(&l, c, true, &err);
+        dprintf(p[1], "%s", base ? base : err.msg);
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[1024] = {0};
+    if (read(p[0], buf, sizeof buf - 1) < 0)
+        buf[0] = 0;
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    return xstrdup(buf);
+}
+
+static void test_delegation_v1(void)
+{
+    if (geteuid() != 0) {
+        tap_skip("v1 delegation: needs root to chown a fake tree");
+        return;
+    }
+    chmod(scratch, 0755);
+    put("d1/unified/cgroup.controllers", "");
+    put("d1/memory/tasks", "");
+    put("d1/memory/deleg/sub/tasks", "");
+    put("d1/cpu/tasks", "");
+    put("d1/cpu/other/tasks", "");
+    const char *owned[] = {"d1/memory/deleg", "d1/memory/deleg/sub"};
+    for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
+        cleanup_free char *d = at(owned[i]);
+        if (chown(d, 65534, 65534) < 0)
+            tap_diag("chown %s: %s", d, strerror(errno));
+    }
+    cleanup_free char *root = at("d1");
+    const char *self = "4:memory:/deleg/sub\n1:cpu:/other\n0::/\n";
+    cleanup_free char *mem = v1_base_as(root, self, RUN_CG_MEMORY, NULL);
+    cleanup_free char *want = xasprintf("%s/memory/deleg/strata", root);
+    tap_is_str(mem, want, "rootless v1: strata/ under the topmost owned ancestor of our cgroup");
+    cleanup_free char *cpu = v1_base_as(root, self, RUN_CG_CPU, NULL);
+    tap_ok(strstr(cpu, "no cgroup of the `cpu` hierarchy is delegated to uid 65534") != NULL,
+           "rootless v1, a hierarchy not delegated: a plain error naming it");
+    tap_ok(strstr(cpu, "STRATA_CGROUP_PARENT") != NULL, "... saying how to delegate");
+    cleanup_free char *par = v1_base_as(root, "0::/\n", RUN_CG_MEMORY, "/deleg");
+    tap_is_str(par, want, "STRATA_CGROUP_PARENT=/deleg: strata/ under it");
+    cleanup_free char *ro = v1_base_as(root, "0::/\n", RUN_CG_CPU, "/other");
+    tap_ok(strstr(ro, "is not writable by uid 65534") != NULL,
+           "STRATA_CGROUP_PARENT not writable: refused");
+    cleanup_free char *bad = v1_base_as(root, "0::/\n", RUN_CG_MEMORY, "/deleg/../..");
+    tap_ok(strstr(bad, "without `..`") != NULL, "STRATA_CGROUP_PARENT with `..`: refused");
+}
+
 int main(void)
 {
     if (!mkdtemp(scratch))
@@ -575,6 +644,7 @@ int main(void)
     test_real();
     test_real_v2();
     test_delegation();
+    test_delegation_v1();
     test_rootless();
     struct error err;
     rm_rf_at(AT_FDCWD, scratch, &err);
