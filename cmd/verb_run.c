@@ -123,7 +123,8 @@ static int supervise(const struct verb *v, struct run_ctr *ctr, struct run_spec 
         }
     } else {
         status = res.exit_status;
-        if (run_ctr_mark_exited(ctr, status, res.oom_killed, NULL, &e2) < 0)
+        /* --rm: the directory goes next, state.json with it */
+        if (!rm && run_ctr_mark_exited(ctr, status, res.oom_killed, NULL, &e2) < 0)
             cli_fail(v, &e2);
     }
     if (rm && run_ctr_remove(ctr, &e2) < 0)

@@ -250,6 +250,11 @@ int run_ctr_find(const char *root, const char *name, struct run_ctr **out, struc
     size_t n;
     if (!*name)
         return error_set(err, ENOENT, "no such container ``");
+    /* a full id names its directory: no need to read every container */
+    struct error ignore = {0};
+    if (strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64 &&
+        ctr_open(root, name, out, &ignore) == 0)
+        return 0;
     if (run_ctr_list(root, &v, &n, err) < 0)
         return -1;
     struct run_ctr *hit = NULL;
