@@ -42,9 +42,12 @@ hardlinks() {
     echo p >"$L/p" && ln "$L/p" "$L/q" && ln "$L/p" "$L/sub/r"
     echo s >"$L/s1" && ln "$L/s1" "$L/s2" && ln "$L/s1" "$L/s3"
     echo t >"$L/t1" && ln "$L/t1" "$L/t2"
+    echo x >"$L/x1" && ln "$L/x1" "$L/x2"
     opts="lowerdir=$L,upperdir=$d/u,workdir=$d/w"
     ufs_mount "$M" "$opts"
     ok $? "$mode: mount"
+    # the daemon knows a set by the name it first saw: not the one renamed
+    stat "$M/s1" "$M/x2" >/dev/null
 
     # a set only in the lower: unlink one name
     check_set 3 "$mode: a lower 3-name set: nlink 3, one inode" "$M/a" "$M/b" "$M/c"
@@ -81,6 +84,11 @@ more" "$mode: the last name has the data"
     is "$(stat -c %h "$M/s3"):$(cat "$M/s3")" "1:z" "$mode: the replacing file is its own"
     is "$(ufs_helper rename2 plain "$M/t1" "$M/t2")" ok "$mode: rename(2) onto another name of the same set"
     check_set 2 "$mode: rename onto another name of the same set changes nothing" "$M/t1" "$M/t2"
+    echo o >"$M/other"
+    is "$(ufs_helper rename2 exchange "$M/x1" "$M/other")" ok "$mode: RENAME_EXCHANGE of a lower set name"
+    check_set 2 "$mode: exchanged: the set is x2 and the name 'other'" "$M/x2" "$M/other"
+    is "$(stat -c %h "$M/x1"):$(cat "$M/x1"):$(cat "$M/other")" "1:o:x" \
+        "$mode: exchanged: x1 is the other file, 'other' has the set's data"
 
     # a set made in the upper
     echo u >"$M/u1" && ln "$M/u1" "$M/u2" && ln "$M/u1" "$M/u3"
@@ -97,6 +105,7 @@ more" "$mode: remount: the new name has the data"
     check_set 1 "$mode: remount: the copied-up set" "$M/sub/r"
     check_set 2 "$mode: remount: the renamed set" "$M/s4" "$M/s1"
     check_set 2 "$mode: remount: the upper set" "$M/u3" "$M/u1"
+    check_set 2 "$mode: remount: the exchanged set" "$M/other" "$M/x2"
     test ! -e "$M/b" && test ! -e "$M/q" && test ! -e "$M/s2"
     ok $? "$mode: remount: removed names stay removed"
     ufs_umount "$M"
@@ -108,6 +117,7 @@ more" "$mode: remount: the new name has the data"
     check_set 3 "$mode: after flatten: the lower set" "$M/a" "$M/c" "$M/n"
     check_set 2 "$mode: after flatten: the renamed set" "$M/s1" "$M/s4"
     ufs_umount "$M"
+    ufs_sanitizer_clean "$mode"
 }
 
 if [ -z "${UFS_CHILD:-}" ]; then

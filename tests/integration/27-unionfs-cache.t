@@ -64,6 +64,7 @@ more" "$mode: data written through A is read through B at once"
     is "$(cat "$M/B")" "h
 more" "$mode: remount: B has the data"
     ufs_umount "$M"
+    ufs_sanitizer_clean "$mode"
 }
 
 if [ -z "${UFS_CHILD:-}" ]; then

@@ -79,6 +79,7 @@ with tempfile.TemporaryFile(dir=sys.argv[1]) as f:
     is "$(find "$d/u" -mindepth 1 ! -path "$d/u/sub" | wc -l)" 0 \
         "$mode: the fallbacks leave nothing in the upper"
     ufs_umount "$M"
+    ufs_sanitizer_clean "$mode"
 }
 
 if [ -z "${UFS_CHILD:-}" ]; then
