@@ -1,8 +1,12 @@
 /* run/cgroup: layout detection and stats parsing on fake trees (v1, v2,
- * hybrid), then real cgroups on this machine when root: limits written,
- * a process joined, an OOM kill seen, everything removed. */
+ * hybrid); the whole create/join/read path on canned v2 and hybrid trees
+ * (limits written, only the needed hierarchies made, stats and the view's
+ * meminfo read back); v1 delegation for uid 65534; then real cgroups on
+ * this machine when root: limits written, a process joined, an OOM kill
+ * seen, everything removed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +21,7 @@
 #include "common/xalloc.h"
 #include "run/cgroup.h"
 #include "run/cgroup_internal.h"
+#include "run/procview_internal.h"
 #include "tests/unit/tap.h"
 
 static char scratch[] = "/tmp/strata-cgroup-XXXXXX";
@@ -634,6 +639,220 @@ static void test_delegation_v1(void)
     tap_ok(strstr(bad, "without `..`") != NULL, "STRATA_CGROUP_PARENT with `..`: refused");
 }
 
+static char *slurp_at(const char *rel)
+{
+    cleanup_free char *p = at(rel);
+    char *buf = NULL;
+    size_t len;
+    struct error err;
+    if (read_file_at(AT_FDCWD, p, &buf, &len, &err) < 0)
+        return xstrdup("(missing)");
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
+}
+
+/* The whole v2 path on canned files (this host's v2 controllers are bound
+ * to v1, so the real tree cannot carry limits): create writes memory.max,
+ * memory.swap.max, cpu.max, pids.max and cpuset.cpus; add_pid writes
+ * cgroup.procs; the readers take memory.current, memory.stat's file LRUs
+ * (not `file`, which holds shmem), memory.swap.*, cpu.max,
+ * cpuset.cpus.effective, cpu.stat and memory.events' oom_kill; the /proc
+ * view renders MemTotal/MemAvailable from them. */
+static void test_canned_v2(void)
+{
+    struct error err = {0};
+    const char *id = "cv2";
+    put("cv/cgroup.controllers", "cpuset cpu io memory pids\n");
+    put("cv/cgroup.subtree_control", "");
+    put("cv/strata/cgroup.controllers", "cpuset cpu io memory pids\n");
+    put("cv/strata/cgroup.subtree_control", "");
+    const char *files[] = {"memory.max", "memory.swap.max", "cpu.max", "pids.max",
+                           "cpuset.cpus", "cgroup.procs"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        cleanup_free char *f = xasprintf("cv/strata/%s/%s", id, files[i]);
+        put(f, "");
+    }
+    put("cv/strata/cv2/memory.current", "104857600\n");
+    put("cv/strata/cv2/memory.swap.current", "4096\n");
+    put("cv/strata/cv2/memory.stat",
+        "anon 60000000\nfile 44857600\nshmem 20000000\nactive_anon 1\ninactive_anon 2\n"
+        "active_file 4857600\ninactive_file 20000000\nslab_reclaimable 5\n");
+    put("cv/strata/cv2/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
+    put("cv/strata/cv2/cpuset.cpus.effective", "2-3\n");
+    put("cv/strata/cv2/cpu.stat", "usage_usec 7000\nuser_usec 4000\nsystem_usec 3000\n");
+    cleanup_free char *root = at("cv");
+    setenv("STRATA_CGROUP_ROOT", root, 1);
+    unsetenv("STRATA_CGROUP_PARENT");
+
+    struct run_cgroup_limits lim;
+    run_cgroup_limits_init(&lim);
+    lim.memory = 256 << 20;
+    lim.pids_max = 50;
+    lim.cpuset_cpus = "2-3";
+    tap_is_int(run_cgroup_limits_set_cpus(&lim, "1.5", &err), 0, "--cpus 1.5");
+    struct run_cgroup *cg = NULL;
+    if (!tap_ok(run_cgroup_create(id, &lim, &cg, &err) == 0, "canned v2: create with limits")) {
+        tap_diag("%s", err.msg);
+        unsetenv("STRATA_CGROUP_ROOT");
+        return;
+    }
+    tap_is_str(run_cgroup_mode_name(run_cgroup_get_mode(cg)), "v2", "canned v2: pure v2");
+    cleanup_free char *dir = at("cv/strata/cv2");
+    tap_is_str(run_cgroup_path(cg), dir, "canned v2: <root>/strata/ID");
+    char *v;
+    tap_is_str((v = slurp_at("cv/strata/cv2/memory.max")), "268435456", "memory.max = -m");
+    free(v);
+    tap_is_str((v = slurp_at("cv/strata/cv2/memory.swap.max")), "268435456",
+               "memory.swap.max = as much swap as memory (docker's default)");
+    free(v);
+    tap_is_str((v = slurp_at("cv/strata/cv2/cpu.max")), "150000 100000", "cpu.max from --cpus 1.5");
+    free(v);
+    tap_is_str((v = slurp_at("cv/strata/cv2/pids.max")), "50", "pids.max");
+    free(v);
+    tap_is_str((v = slurp_at("cv/strata/cv2/cpuset.cpus")), "2-3", "cpuset.cpus");
+    free(v);
+    tap_ok((v = slurp_at("cv/strata/cgroup.subtree_control")) && v[0] == '+',
+           "the controllers are enabled for the children");
+    free(v);
+    tap_is_int(run_cgroup_add_pid(cg, getpid(), &err), 0, "add_pid");
+    char me[32];
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    tap_is_str((v = slurp_at("cv/strata/cv2/cgroup.procs")), me, "cgroup.procs has the pid");
+    free(v);
+
+    struct run_cgroup_memory_stats m;
+    tap_is_int(run_cgroup_memory_stats(cg, &m, &err), 0, "canned v2: memory stats");
+    tap_is_int(m.limit, 268435456, "limit from memory.max (the parent has none)");
+    tap_is_int(m.usage, 104857600, "usage from memory.current");
+    tap_is_int(m.cache, 24857600, "reclaimable = active_file + inactive_file, not `file`");
+    tap_is_int(m.shmem, 20000000, "shmem");
+    tap_is_int(m.swap_limit, 268435456, "swap limit from memory.swap.max");
+    tap_is_int(m.swap_usage, 4096, "swap usage from memory.swap.current");
+    tap_ok(run_cgroup_oom_killed(cg), "memory.events oom_kill 1: OOM-killed");
+    cleanup_free char *host = xstrdup("MemTotal:       16000000 kB\nMemFree:         8000000 kB\n"
+                                      "MemAvailable:   12000000 kB\nSwapTotal:       1000000 kB\n"
+                                      "SwapFree:        1000000 kB\n");
+    cleanup_free char *mi = run_pv_meminfo(host, &m);
+    tap_ok(strstr(mi, "MemTotal:         262144 kB") != NULL, "view: MemTotal = memory.max");
+    /* free = 256 MiB - 100 MiB = 156 MiB; available adds the 23.7 MiB of file LRUs */
+    tap_ok(strstr(mi, "MemFree:          159744 kB") != NULL, "view: MemFree = max - current");
+    tap_ok(strstr(mi, "MemAvailable:     184019 kB") != NULL,
+           "view: MemAvailable = free + reclaimable file pages");
+    if (!strstr(mi, "MemAvailable:     184019 kB"))
+        tap_diag("%s", mi);
+    tap_ok(strstr(mi, "SwapTotal:        262144 kB") != NULL, "view: SwapTotal = memory.swap.max");
+
+    struct run_cgroup_cpu_stats c;
+    run_cgroup_cpu_stats(cg, &c, &err);
+    tap_ok(c.quota_us == 150000 && c.period_us == 100000, "cpu.max read back");
+    tap_is_str(c.cpuset, "2-3", "cpuset.cpus.effective");
+    tap_ok(c.usage_ns == 7000000 && c.user_ns == 4000000 && c.system_ns == 3000000,
+           "cpu.stat in ns");
+    char list[64];
+    tap_is_int(run_cgroup_visible_cpus(cg, &c, list, sizeof list), 2,
+               "view: ceil(1.5) = 2 cpus of the cpuset");
+    tap_is_str(list, "2-3", "view: the cpuset's cpus");
+    /* no quota ("max"), a memory limit of "max": unlimited */
+    put("cv/strata/cv2/cpu.max", "max 100000\n");
+    put("cv/strata/cv2/memory.max", "max\n");
+    put("cv/strata/cv2/memory.events", "oom 0\noom_kill 0\n");
+    run_cgroup_cpu_stats(cg, &c, &err);
+    tap_ok(c.quota_us == -1 && c.period_us == 100000, "cpu.max `max 100000`: no quota");
+    run_cgroup_memory_stats(cg, &m, &err);
+    tap_is_int(m.limit, -1, "memory.max `max`: no limit");
+    tap_ok(!run_cgroup_oom_killed(cg), "oom_kill 0: not OOM-killed");
+    run_cgroup_free(cg);
+
+    /* a request the tree cannot carry (no pids.max in the child) fails plainly */
+    put("cv/strata/cv3/memory.max", "");
+    put("cv/strata/cv3/cgroup.procs", "");
+    run_cgroup_limits_init(&lim);
+    lim.pids_max = 10;
+    tap_ok(run_cgroup_create("cv3", &lim, &cg, &err) < 0 &&
+               strstr(err.msg, "cannot enforce the pids limit") != NULL,
+           "canned v2 without the pids controller: --pids-limit refused");
+    unsetenv("STRATA_CGROUP_ROOT");
+}
+
+/* Hybrid on canned files: a container with -m and --cpus gets directories
+ * in memory, cpu and the v2 tracker only (none in pids, cpuset, blkio,
+ * freezer), its limits in the v1 files, and stats from v1 memory plus the
+ * v2 tracker's cpu.stat. */
+static void test_canned_hybrid(void)
+{
+    struct error err = {0};
+    const char *h[] = {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer"};
+    for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
+        cleanup_free char *f = xasprintf("ch/%s/tasks", h[i]);
+        put(f, "");
+    }
+    put("ch/unified/cgroup.controllers", "");
+    put("ch/unified/cgroup.subtree_control", "");
+    put("ch/memory/strata/ch1/memory.limit_in_bytes", "");
+    put("ch/memory/strata/ch1/memory.memsw.limit_in_bytes", "");
+    put("ch/memory/strata/ch1/cgroup.procs", "");
+    put("ch/memory/strata/ch1/memory.usage_in_bytes", "1048576\n");
+    put("ch/memory/strata/ch1/memory.stat", "hierarchical_memory_limit 67108864\n"
+                                            "total_active_file 0\ntotal_inactive_file 0\n");
+    put("ch/cpu/strata/ch1/cpu.cfs_quota_us", "");
+    put("ch/cpu/strata/ch1/cpu.cfs_period_us", "");
+    put("ch/cpu/strata/ch1/cgroup.procs", "");
+    put("ch/unified/strata/ch1/cgroup.procs", "");
+    put("ch/unified/strata/ch1/cpu.stat", "usage_usec 9\nuser_usec 5\nsystem_usec 4\n");
+    cleanup_free char *root = at("ch");
+    setenv("STRATA_CGROUP_ROOT", root, 1);
+    unsetenv("STRATA_CGROUP_PARENT");
+    struct run_cgroup_limits lim;
+    run_cgroup_limits_init(&lim);
+    lim.memory = 64 << 20;
+    run_cgroup_limits_set_cpus(&lim, "0.5", &err);
+    struct run_cgroup *cg = NULL;
+    if (!tap_ok(run_cgroup_create("ch1", &lim, &cg, &err) == 0, "canned hybrid: create")) {
+        tap_diag("%s", err.msg);
+        unsetenv("STRATA_CGROUP_ROOT");
+        return;
+    }
+    tap_is_str(run_cgroup_mode_name(run_cgroup_get_mode(cg)), "hybrid", "canned hybrid: detected");
+    int made = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
+        cleanup_free char *d = xasprintf("ch/%s/strata/ch1", h[i]);
+        cleanup_free char *p = at(d);
+        made += access(p, F_OK) == 0;
+    }
+    tap_is_int(made, 2, "canned hybrid: only memory and cpu among the v1 hierarchies");
+    char *v;
+    tap_is_str((v = slurp_at("ch/memory/strata/ch1/memory.limit_in_bytes")), "67108864",
+               "memory.limit_in_bytes");
+    free(v);
+    tap_is_str((v = slurp_at("ch/memory/strata/ch1/memory.memsw.limit_in_bytes")), "134217728",
+               "memsw = 2 x memory by default");
+    free(v);
+    tap_is_str((v = slurp_at("ch/cpu/strata/ch1/cpu.cfs_quota_us")), "50000", "cfs quota");
+    free(v);
+    /* add_pid pins us to the one cpu --cpus 0.5 shows: undo it after */
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof saved, &saved);
+    tap_is_int(run_cgroup_add_pid(cg, getpid(), &err), 0, "canned hybrid: add_pid");
+    cpu_set_t pinned;
+    sched_getaffinity(0, sizeof pinned, &pinned);
+    tap_ok(CPU_COUNT(&pinned) == 1 || CPU_COUNT(&saved) == 1,
+           "--cpus 0.5 pins the process to one cpu (nproc agrees with the view)");
+    sched_setaffinity(0, sizeof saved, &saved);
+    char me[32];
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    tap_ok((v = slurp_at("ch/unified/strata/ch1/cgroup.procs")) && !strcmp(v, me),
+           "the v2 tracker has the pid");
+    free(v);
+    struct run_cgroup_cpu_stats c;
+    run_cgroup_cpu_stats(cg, &c, &err);
+    tap_ok(c.quota_us == 50000 && c.usage_ns == 9000, "quota from v1 cpu, usage from v2 cpu.stat");
+    struct run_cgroup_memory_stats m;
+    run_cgroup_memory_stats(cg, &m, &err);
+    tap_ok(m.limit == 67108864 && m.usage == 1048576, "memory from v1");
+    run_cgroup_free(cg);
+    unsetenv("STRATA_CGROUP_ROOT");
+}
+
 int main(void)
 {
     if (!mkdtemp(scratch))
@@ -641,6 +860,8 @@ int main(void)
     test_parsers();
     test_detect();
     test_fake_stats();
+    test_canned_v2();
+    test_canned_hybrid();
     test_real();
     test_real_v2();
     test_delegation();
