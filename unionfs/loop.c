@@ -10,8 +10,8 @@
  * and reads again, so a sequential client talks to one hot thread.
  *
  * Requests that may take long (fsync, rename, rmdir, link, and open,
- * setattr or xattr changes of a lower object, which copy it up) first
- * hand the role to another thread, so others are served meanwhile.  And
+ * setattr or xattr changes that copy a big lower file up) first hand the
+ * role to another thread, so others are served meanwhile.  And
  * since any request can block (cold disk, a kernel lock held by a client
  * that waits for another request), one idle thread watches: when the role
  * holder has been serving the same request for a whole WATCH_MS it takes
@@ -23,12 +23,14 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/xalloc.h"
 #include "unionfs/internal.h"
 
 #define WATCH_MS 50
+#define BIG_COPY_UP (4 << 20)
 
 struct worker {
     struct worker *next;
@@ -56,7 +58,10 @@ struct loop {
     sem_t finish;            /* posted when a worker sees the session end */
 };
 
-static bool node_in_lower(struct ufs *fs, uint64_t nodeid)
+/* Would a copy-up of nodeid move much data?  Small copy-ups (most of a
+ * rootfs: append to a config file, chmod) are served inline: handing the
+ * reader role over costs a thread switch, which is most of their time. */
+static bool big_copy_up(struct ufs *fs, uint64_t nodeid)
 {
     /* the kernel holds a reference to nodeid while its request is out */
     struct ufs_node *n = ufs_node_find(fs, nodeid);
@@ -64,8 +69,12 @@ static bool node_in_lower(struct ufs *fs, uint64_t nodeid)
         return false;
     pthread_mutex_lock(&n->lock);
     bool lower = n->layer > 0;
+    int fd = n->dfd ? -1 : n->fd;
+    struct stat st;
+    bool big = lower && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+               st.st_size > BIG_COPY_UP;
     pthread_mutex_unlock(&n->lock);
-    return lower;
+    return big;
 }
 
 /* May serving this request take long (so others should not wait)? */
@@ -93,12 +102,12 @@ static bool may_block(struct ufs *fs, const struct fuse_buf *buf)
         const struct fuse_open_in *arg = (const void *)(in + 1);
         if ((arg->flags & O_ACCMODE) == O_RDONLY && !(arg->flags & O_TRUNC))
             return false;
-        return node_in_lower(fs, in->nodeid);
+        return big_copy_up(fs, in->nodeid);
     }
     case FUSE_SETATTR:
     case FUSE_SETXATTR:
     case FUSE_REMOVEXATTR:
-        return node_in_lower(fs, in->nodeid);
+        return big_copy_up(fs, in->nodeid);
     default:
         return false;
     }
