@@ -77,7 +77,9 @@ struct run_procview {
     int stop_fd;            /* eventfd: wakes the thread (stop, or a new notify_fd) */
     atomic_bool stopping;
     atomic_int notify_fd;   /* seccomp listener for sysinfo, -1 none */
-    struct run_cgroup *cg; /* borrowed; its fields are read-only after open */
+    /* borrowed, set at start or later (run_procview_set_cgroup, before the
+     * container can ask); its fields are read-only after open */
+    _Atomic(struct run_cgroup *) cg;
     int64_t lim_memory;
     double start; /* CLOCK_BOOTTIME seconds at start */
     pthread_mutex_t lock; /* protects load */
@@ -119,8 +121,29 @@ static bool visible_cpus(const struct run_cgroup *cg, const struct run_cgroup_cp
 
 static void count_tasks(struct run_procview *pv, int *running, int *active, int *total);
 
+/* The cgroup, or NULL while none is set (the host's values pass through). */
+static struct run_cgroup *pv_cg(struct run_procview *pv)
+{
+    struct run_cgroup *cg = atomic_load(&pv->cg);
+    return cg && !cg->noop ? cg : NULL;
+}
+
 static char *render(struct run_procview *pv, enum pv_kind kind)
 {
+    struct run_cgroup *cg = pv_cg(pv);
+    if (!cg) {
+        static const char *const host[PV_N] = {
+            [PV_MEMINFO] = "/proc/meminfo",     [PV_CPUINFO] = "/proc/cpuinfo",
+            [PV_STAT] = "/proc/stat",           [PV_LOADAVG] = "/proc/loadavg",
+            [PV_DISKSTATS] = "/proc/diskstats", [PV_ONLINE] = "/sys/devices/system/cpu/online",
+        };
+        if (host[kind])
+            return read_host(host[kind]);
+    }
+    /* uptime counts from the view's start even without a cgroup */
+    struct run_cgroup none = {.noop = true};
+    if (!cg)
+        cg = &none;
     struct error err;
     struct run_cgroup_cpu_stats c;
     uint64_t vis[RUN_PV_NCPU / 64];
@@ -129,7 +152,7 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
     case PV_MEMINFO: {
         struct run_cgroup_memory_stats m;
         cleanup_free char *host = read_host("/proc/meminfo");
-        if (run_cgroup_memory_stats(pv->cg, &m, &err) < 0)
+        if (run_cgroup_memory_stats(cg, &m, &err) < 0)
             return TAKE_PTR(host);
         if (m.limit < 0 && pv->lim_memory >= 0)
             m.limit = pv->lim_memory;
@@ -137,24 +160,24 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
     }
     case PV_CPUINFO: {
         cleanup_free char *host = read_host("/proc/cpuinfo");
-        run_cgroup_cpu_stats(pv->cg, &c, &err);
-        return run_pv_cpuinfo(host, visible_cpus(pv->cg, &c, vis, &nvis) ? vis : NULL);
+        run_cgroup_cpu_stats(cg, &c, &err);
+        return run_pv_cpuinfo(host, visible_cpus(cg, &c, vis, &nvis) ? vis : NULL);
     }
     case PV_STAT: {
         cleanup_free char *host = read_host("/proc/stat");
-        run_cgroup_cpu_stats(pv->cg, &c, &err);
-        return run_pv_stat(host, visible_cpus(pv->cg, &c, vis, &nvis) ? vis : NULL, c.user_ns,
+        run_cgroup_cpu_stats(cg, &c, &err);
+        return run_pv_stat(host, visible_cpus(cg, &c, vis, &nvis) ? vis : NULL, c.user_ns,
                            c.system_ns, sysconf(_SC_CLK_TCK));
     }
     case PV_UPTIME: {
-        run_cgroup_cpu_stats(pv->cg, &c, &err);
-        visible_cpus(pv->cg, &c, vis, &nvis);
+        run_cgroup_cpu_stats(cg, &c, &err);
+        visible_cpus(cg, &c, vis, &nvis);
         double up = boottime() - pv->start;
         double idle = up * nvis - (c.usage_ns > 0 ? (double)c.usage_ns / 1e9 : 0);
         return run_pv_uptime(up, idle);
     }
     case PV_LOADAVG: {
-        if (pv->cg->noop)
+        if (!cg)
             return read_host("/proc/loadavg");
         cleanup_free char *host = read_host("/proc/loadavg");
         long last = 0;
@@ -172,16 +195,16 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
         cleanup_free char *host = read_host("/proc/diskstats");
         struct run_cgroup_io_stat *io = NULL;
         size_t n = 0;
-        bool has_io = !pv->cg->noop && (pv->cg->v1dir[RUN_CG_BLKIO] || pv->cg->v2_io);
-        if (!has_io || run_cgroup_io_stats(pv->cg, &io, &n, &err) < 0)
+        bool has_io = !!cg && (cg->v1dir[RUN_CG_BLKIO] || cg->v2_io);
+        if (!has_io || run_cgroup_io_stats(cg, &io, &n, &err) < 0)
             return TAKE_PTR(host);
         char *s = run_pv_diskstats(host, io, n);
         free(io);
         return s;
     }
     case PV_ONLINE: {
-        run_cgroup_cpu_stats(pv->cg, &c, &err);
-        if (!visible_cpus(pv->cg, &c, vis, &nvis))
+        run_cgroup_cpu_stats(cg, &c, &err);
+        if (!visible_cpus(cg, &c, vis, &nvis))
             return read_host("/sys/devices/system/cpu/online");
         char list[4096];
         run_cg_cpulist_format(vis, RUN_PV_NCPU, list, sizeof list);
@@ -201,7 +224,8 @@ static void count_tasks(struct run_procview *pv, int *running, int *active, int 
     pid_t *tids = NULL;
     size_t n = 0;
     struct error err;
-    if (pv->cg->noop || run_cgroup_tasks(pv->cg, true, &tids, &n, &err) < 0)
+    struct run_cgroup *cg = pv_cg(pv);
+    if (!cg || run_cgroup_tasks(cg, true, &tids, &n, &err) < 0)
         return;
     for (size_t i = 0; i < n; i++) {
         char path[64], buf[512];
@@ -226,7 +250,7 @@ static void count_tasks(struct run_procview *pv, int *running, int *active, int 
 
 static void sample_load(struct run_procview *pv)
 {
-    if (pv->cg->noop)
+    if (!pv_cg(pv))
         return;
     int running, active, total;
     count_tasks(pv, &running, &active, &total);
@@ -421,7 +445,8 @@ static void handle_sysinfo(struct run_procview *pv, int fd)
         struct run_cgroup_memory_stats m;
         struct error err;
         sysinfo(&si);
-        if (run_cgroup_memory_stats(pv->cg, &m, &err) < 0)
+        struct run_cgroup *cg = pv_cg(pv);
+        if (!cg || run_cgroup_memory_stats(cg, &m, &err) < 0)
             memset(&m, 0xff, sizeof m);
         if (m.limit < 0 && pv->lim_memory >= 0)
             m.limit = pv->lim_memory;
@@ -430,8 +455,7 @@ static void handle_sysinfo(struct run_procview *pv, int fd)
         pthread_mutex_lock(&pv->lock);
         double load[3] = {pv->load[0], pv->load[1], pv->load[2]};
         pthread_mutex_unlock(&pv->lock);
-        run_pv_sysinfo(&si, &m, boottime() - pv->start, pv->cg->noop ? NULL : load,
-                       pv->cg->noop ? -1 : total);
+        run_pv_sysinfo(&si, &m, boottime() - pv->start, cg ? load : NULL, cg ? total : -1);
         struct iovec local = {.iov_base = &si, .iov_len = sizeof si};
         struct iovec remote = {.iov_base = (void *)(uintptr_t)req->data.args[0],
                                .iov_len = sizeof si};
@@ -652,7 +676,7 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
 {
     struct run_procview *pv = xzalloc(sizeof(*pv));
     pv->mnt_fd = -1;
-    pv->cg = cg;
+    atomic_init(&pv->cg, cg);
     pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
     pv->dir = xstrdup(dir);
     pv->start = boottime();
@@ -780,6 +804,11 @@ void run_procview_stop(struct run_procview *pv)
     pthread_mutex_destroy(&pv->lock);
     free(pv->dir);
     free(pv);
+}
+
+void run_procview_set_cgroup(struct run_procview *pv, struct run_cgroup *cg)
+{
+    atomic_store(&pv->cg, cg);
 }
 
 const char *run_procview_dir(const struct run_procview *pv)

@@ -38,9 +38,13 @@ struct run_procview_target {
 extern const struct run_procview_target run_procview_targets[];
 
 /* Mounts the view on dir (created if missing).  cg is borrowed and must
- * outlive the view; lim may be NULL. */
+ * outlive the view; it may be NULL and set later with
+ * run_procview_set_cgroup (the host's values pass through until then), so
+ * the mount can come before the cgroup is made; lim may be NULL. */
 int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim,
                        const char *dir, struct run_procview **out, struct error *err);
+/* Sets the cgroup the view reads (before the container can read it). */
+void run_procview_set_cgroup(struct run_procview *pv, struct run_cgroup *cg);
 /* Where the container binds the files from: "/proc/self/fd/N" for the
  * detached mount (valid in the processes forked after start), else the
  * directory given to start. */

@@ -525,15 +525,11 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
      * through anyway, and the mount costs more than the rest of a start
      * on a slow machine.  A no-op cgroup (rootless without a delegated
      * tree) has nothing to show either.
-     * Without a view to mount first, C is forked before the cgroup is
-     * made, so the union mount comes up while P writes the cgroup. */
+     * C is forked before the cgroup is made, so the union mount comes up
+     * while P writes the cgroup; the view reads it once it is set. */
     bool want_view = !spec->no_proc_view && run_cgroup_limits_any(&lim);
-    if (want_view) {
-        if (run_cgroup_create(id, &lim, &cg, err) < 0)
-            goto out;
-        if (!run_cgroup_is_noop(cg) && run_procview_start(cg, &lim, pv_dir, &pv, err) < 0)
-            goto out;
-    }
+    if (want_view && run_procview_start(NULL, &lim, pv_dir, &pv, err) < 0)
+        goto out;
 
     if (spec->log_fd >= 0) {
         /* the log: output comes through pipes (or the pty) to the relay */
@@ -578,8 +574,10 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     sc[1] = -1;
     close(sg[1]);
     sg[1] = -1;
-    if (!cg && run_cgroup_create(id, &lim, &cg, err) < 0)
+    if (run_cgroup_create(id, &lim, &cg, err) < 0)
         goto fail;
+    if (pv)
+        run_procview_set_cgroup(pv, cg);
 
     /* the helper's steps */
     for (bool ready = false; !ready;) {

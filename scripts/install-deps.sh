@@ -7,7 +7,7 @@ BUILD="build-essential pkg-config libfuse3-dev fuse3 libarchive-dev zlib1g-dev l
 libzstd-dev libjansson-dev libcap-dev libcurl4-openssl-dev libseccomp-dev"
 TEST="busybox-static skopeo umoci uidmap attr acl util-linux iproute2 procps
 python3 zstd gzip tar file docker-registry apache2-utils openssl curl podman"
-BENCH="bc perl time fuse-overlayfs crun runc bubblewrap buildah mmdebstrap hyperfine"
+BENCH="bc python3 time fuse-overlayfs crun runc bubblewrap buildah mmdebstrap hyperfine"
 
 if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo

@@ -431,6 +431,32 @@ static void test_mounted(void)
         tap_ok(0, "view without limits");
         tap_diag("%s", err.msg);
     }
+
+    /* the view may come before its cgroup (the runtime mounts it before
+     * the fork and makes the cgroup while the helper starts) */
+    if (run_procview_start(NULL, &lim, mnt, &pv, &err) == 0) {
+        vd = xstrdup(run_procview_dir(pv));
+        mi = slurp(vd, "meminfo");
+        cleanup_free char *host = slurp("/proc", "meminfo");
+        tap_is_int(field_kb(mi, "MemTotal:"), field_kb(host, "MemTotal:"),
+                   "no cgroup set yet: the host's MemTotal");
+        free(mi);
+        if (run_cgroup_create(cg_id, &lim, &cg, &err) == 0) {
+            run_procview_set_cgroup(pv, cg);
+            mi = slurp(vd, "meminfo");
+            tap_is_int(field_kb(mi, "MemTotal:"), 262144, "cgroup set later: MemTotal = 256 MiB");
+            free(mi);
+            run_procview_stop(pv);
+            run_cgroup_destroy(cg, &err);
+        } else {
+            tap_ok(0, "cgroup for the late view");
+            run_procview_stop(pv);
+        }
+        free(vd);
+    } else {
+        tap_ok(0, "view started without a cgroup");
+        tap_diag("%s", err.msg);
+    }
     rmdir(mnt);
 }
 
