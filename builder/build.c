@@ -642,6 +642,9 @@ static int step_run(struct build *b, struct stage_state *s, const struct bld_ins
     spec.network = host ? RUN_NET_HOST : RUN_NET_NONE;
     spec.stdout_fd = b->run_stdout;
     spec.stderr_fd = b->run_stderr;
+    /* the compiled default seccomp filter, shared with strata run */
+    cleanup_free char *seccomp_cache = xasprintf("%s/cache/seccomp", b->o->store->root);
+    spec.seccomp_cache = seccomp_cache;
     int status = 0;
     t0 = trace_now();
     if (run_container(&spec, &status, err) < 0)
