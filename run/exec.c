@@ -165,7 +165,7 @@ static __attribute__((noreturn)) void exec_in(const struct run_exec_spec *s, int
 int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
 {
     *exit_status = -1;
-    int ret = -1, sock[2] = {-1, -1}, sigfd = -1, ypidfd = -1, master = -1;
+    int ret = -1, sock[2] = {-1, -1}, sigfd = -1, ypidfd = -1, master = -1, own_pidns = -1;
     pid_t x = -1, y = -1;
     struct run_cgroup *cg = NULL;
     sigset_t fwd, old;
@@ -201,10 +201,18 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
      * would need a privilege over our own namespace we lack: an
      * intermediate process joins everything and forks. */
     int flags = ns_flags(s->pid);
-    bool direct = !(flags & CLONE_NEWUSER) && setns(pidfd, CLONE_NEWPID) == 0;
+    bool direct = false;
+    if (!(flags & CLONE_NEWUSER)) {
+        own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+        direct = own_pidns >= 0 && setns(pidfd, CLONE_NEWPID) == 0;
+    }
     const struct run_seccomp *filter = exec_filter.insns ? &exec_filter : NULL;
     fflush(NULL);
     x = fork();
+    /* back to our own PID namespace for any later child (the sanitizers'
+     * leak checker clones one at exit) */
+    if (direct)
+        setns(own_pidns, CLONE_NEWPID);
     if (x < 0) {
         error_errno(err, "fork");
         goto out;
@@ -288,6 +296,8 @@ out:
         close(master);
     if (ypidfd >= 0)
         close(ypidfd);
+    if (own_pidns >= 0)
+        close(own_pidns);
     for (int i = 0; i < 2; i++)
         if (sock[i] >= 0)
             close(sock[i]);
