@@ -268,3 +268,33 @@ more" "$mode: remount: the hard-link set still shares the data"
     ufs_umount "$M"
     ufs_sanitizer_clean "$mode"
 }
+
+# ufs_root_and_rootless FN: the whole test, both halves.  As root it runs
+# `FN root`, then this script again as uid $TEST_UID (UFS_CHILD=1, mounting
+# through fusermount3), whose `FN rootless` TAP lines are renumbered into
+# ours.  Ends the test.
+ufs_root_and_rootless() {
+    if [ -n "${UFS_CHILD:-}" ]; then
+        "$1" rootless
+        done_testing
+        exit $?
+    fi
+    is_root || skip_all "needs root (the rootless half runs as uid $TEST_UID)"
+    "$1" root
+    if command -v fusermount3 >/dev/null; then
+        as_user env UFS_CHILD=1 sh "$0" >"$T/rootless.tap" 2>&1
+        ok $? "rootless half (uid $TEST_UID) passes"
+        while IFS= read -r line; do
+            case $line in
+            "ok "*"# skip"*) skip "${line#*# skip }" ;;
+            "ok "*) pass "${line#ok * - }" ;;
+            "not ok "*) fail "${line#not ok * - }" ;;
+            "#"*) echo "$line" ;;
+            esac
+        done <"$T/rootless.tap"
+    else
+        skip "no fusermount3: rootless half not run"
+    fi
+    done_testing
+    exit $?
+}

@@ -120,26 +120,4 @@ more" "$mode: remount: the new name has the data"
     ufs_sanitizer_clean "$mode"
 }
 
-if [ -z "${UFS_CHILD:-}" ]; then
-    is_root || skip_all "needs root (the rootless half runs as uid $TEST_UID)"
-    hardlinks root
-    if command -v fusermount3 >/dev/null; then
-        # the rootless half: its TAP lines are renumbered into ours
-        as_user env UFS_CHILD=1 sh "$0" >"$T/rootless.tap" 2>&1
-        ok $? "rootless half (uid $TEST_UID) passes"
-        while IFS= read -r line; do
-            case $line in
-            "ok "*"# skip"*) skip "${line#*# skip }" ;;
-            "ok "*) pass "${line#ok * - }" ;;
-            "not ok "*) fail "${line#not ok * - }" ;;
-            "#"*) echo "$line" ;;
-            esac
-        done <"$T/rootless.tap"
-    else
-        skip "no fusermount3: rootless half not run"
-    fi
-    done_testing
-    exit $?
-fi
-hardlinks rootless
-done_testing
+ufs_root_and_rootless hardlinks
