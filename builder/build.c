@@ -1330,6 +1330,17 @@ static bool stage_ready(const struct build *b, size_t si)
     return true;
 }
 
+/* Builds, in this process, the first ready stage no child has taken (a
+ * taken one has a pid: running, or -1 once done). */
+static int build_first_ready_here(struct build *b, size_t n, const pid_t *pid,
+                                  struct error *err)
+{
+    for (size_t si = 0; si < n; si++)
+        if (stage_ready(b, si) && !pid[si])
+            return run_stage(b, si, err);
+    return 0;
+}
+
 static size_t build_jobs(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1351,15 +1362,11 @@ static int run_stages(struct build *b, struct error *err)
             ready += stage_ready(b, si) && !pid[si];
         if (!failed && ready == 1 && running == 0) {
             /* nothing else can run now: build it here */
-            for (size_t si = 0; si < n; si++)
-                if (stage_ready(b, si) && !pid[si]) {
-                    if (run_stage(b, si, err) < 0) {
-                        free(pid);
-                        free(pidfd);
-                        return -1;
-                    }
-                    break;
-                }
+            if (build_first_ready_here(b, n, pid, err) < 0) {
+                free(pid);
+                free(pidfd);
+                return -1;
+            }
             continue;
         }
         for (size_t si = 0; !failed && si < n && running < jobs && jobs > 1; si++) {
@@ -1386,15 +1393,11 @@ static int run_stages(struct build *b, struct error *err)
                 break;
             if (jobs <= 1) {
                 /* one core: stage after stage, in file order */
-                for (size_t si = 0; si < n; si++)
-                    if (stage_ready(b, si)) {
-                        if (run_stage(b, si, err) < 0) {
-                            free(pid);
-                            free(pidfd);
-                            return -1;
-                        }
-                        break;
-                    }
+                if (build_first_ready_here(b, n, pid, err) < 0) {
+                    free(pid);
+                    free(pidfd);
+                    return -1;
+                }
                 continue;
             }
         }
