@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/thread.h"
 #include "common/xalloc.h"
 #include "unionfs/internal.h"
 
@@ -229,11 +230,7 @@ static void start_worker(struct loop *l)
 {
     struct worker *w = xzalloc(sizeof *w);
     w->l = l;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int r = pthread_create(&w->tid, NULL, work, w);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_create_nosignals(&w->tid, work, w);
     if (r) {
         free(w);
         return;

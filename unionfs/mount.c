@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "common/thread.h"
 #include "common/xalloc.h"
 #include "unionfs/internal.h"
 
@@ -47,11 +48,7 @@ int ufs_mount_start(const struct ufs_options *o, const char *mountpoint,
     struct ufs_mount *m = xzalloc(sizeof *m);
     m->fs = fs;
     /* serving threads must not take the caller's signals */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    int r = pthread_create(&m->thread, NULL, serve, m);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_create_nosignals(&m->thread, serve, m);
     if (r) {
         fuse_session_unmount(fs->se);
         fuse_session_destroy(fs->se);
