@@ -2,7 +2,7 @@
 #     . "$STRATA_SRC/tests/lib.sh"
 # Gives: ok/not_ok/is/skip/diag, done_testing, a scratch dir $T removed on
 # exit, at_cleanup CMD (run in reverse order on exit, even on failure),
-# as_user CMD (run unprivileged), make_busybox_rootfs DIR, $STRATA.
+# as_user CMD (run unprivileged), wait_for CMD, make_busybox_rootfs DIR, $STRATA.
 set -u
 
 : "${STRATA_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -103,6 +103,18 @@ as_user() {
     else
         "$@"
     fi
+}
+
+# wait_for CMD...: polls CMD (output discarded) every 0.1 s for up to 10 s;
+# its status says whether it ever succeeded.
+wait_for() {
+    _i=0
+    while [ $_i -lt 100 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    return 1
 }
 
 # make_busybox_rootfs DIR: a tiny root filesystem from Debian's busybox-static.

@@ -18,16 +18,6 @@ M=$T/marks
 mkdir -p "$M"
 chmod 777 "$M"
 
-wait_for() {  # wait_for CMD...: up to 10 s for CMD to succeed
-    i=0
-    while [ $i -lt 100 ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
 # sig_run SIG CODE [--init]: a container that traps SIG, writes SIG to
 # /m/marker and exits CODE; SIG is sent to `strata run` once the trap is
 # set.  A shell's background job ignores SIGINT, and an ignored signal is

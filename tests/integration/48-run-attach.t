@@ -14,16 +14,6 @@ make_busybox_rootfs "$R"
 touch "$R/etc/hostname" "$R/etc/hosts" "$R/etc/resolv.conf"
 chmod -R a+rX "$R"
 
-wait_for() {  # wait_for CMD...: up to 10 s for CMD to succeed
-    i=0
-    while [ $i -lt 100 ]; do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
-
 suite() {
     m=$1
     if [ "$m" = user ]; then X=as_user; else X=; fi
