@@ -16,21 +16,23 @@ build() { run "$STRATA" build "$@"; }
 
 C=$T/ctx
 mkdir -p "$C"
-# two free-looking ports from this test's pid
-pa=$((20000 + $$ % 20000))
+# two free-looking ports from this test's pid, below the kernel's
+# ephemeral range (32768 up), so no outgoing connection holds them
+pa=$((20000 + $$ % 12000))
 pb=$((pa + 1))
 # meet ME PEER NAME: listen on ME, send NAME to PEER until it answers,
-# then wait for the peer's message; gives up after 300 tries
+# then wait for the peer's message; gives up after 600 tries (a minute,
+# for a slow sanitizer build; run one after the other they never meet)
 cat > "$C/meet.sh" <<'EOF2'
 me=$1 peer=$2 name=$3
 nc -l -p "$me" > /got & l=$!
 i=0
 until echo "$name" | nc 127.0.0.1 "$peer" 2>/dev/null; do
-    i=$((i + 1)); [ $i -lt 300 ] || { kill $l; echo "$name: no peer"; exit 1; }; sleep 0.1
+    i=$((i + 1)); [ $i -lt 600 ] || { kill $l; echo "$name: no peer"; exit 1; }; sleep 0.1
 done
 i=0
 until [ -s /got ]; do
-    i=$((i + 1)); [ $i -lt 300 ] || { kill $l; echo "$name: no message"; exit 1; }; sleep 0.1
+    i=$((i + 1)); [ $i -lt 600 ] || { kill $l; echo "$name: no message"; exit 1; }; sleep 0.1
 done
 kill $l 2>/dev/null
 echo "$name got $(cat /got)"
@@ -48,7 +50,7 @@ COPY --from=b /got /b-got
 EOF2
 build -t stages "$C"
 is "$rc" 0 "two independent stages that must run at the same time build"
-[ "$rc" = 0 ] || diag "$out"
+[ "$rc" = 0 ] || diag "$out" >&2 # on stderr: prove shows it without -v
 out2=$("$STRATA" run --rm stages cat /a-got /b-got 2>&1)
 is "$out2" "from-b
 from-a" "each stage got the other's message"
