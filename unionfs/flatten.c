@@ -8,29 +8,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "unionfs/internal.h"
-
-static int open_beneath(int rootfd, const char *path)
-{
-    if (!*path)
-        return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
-    struct open_how how = {
-        .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
-    };
-    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-}
 
 static bool exists_at(int dirfd, const char *name)
 {
@@ -98,7 +85,7 @@ static int materialize(struct ufs *fs, int dfd, const char *lpath, int last)
     /* the lowers this directory spans: down to the first opaque one */
     int stop = last;
     for (int i = 1; i <= last; i++) {
-        cleanup_close int fd = open_beneath(fs->layers[i].fd, lpath);
+        cleanup_close int fd = ufs_open_dir_beneath(fs->layers[i].fd, lpath);
         if (fd < 0 && errno == ENOENT)
             continue;
         if (fd < 0 || ufs_dir_is_opaque(fd)) {
@@ -107,19 +94,15 @@ static int materialize(struct ufs *fs, int dfd, const char *lpath, int last)
         }
     }
     for (int i = 1; i <= stop && !r; i++) {
-        cleanup_close int lfd = open_beneath(fs->layers[i].fd, lpath);
+        cleanup_close int lfd = ufs_open_dir_beneath(fs->layers[i].fd, lpath);
         if (lfd < 0) {
             if (errno == ENOENT)
                 continue;
             break; /* not a directory in this layer: hides the rest */
         }
-        int dup_fd = openat(lfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-        if (!d) {
-            if (dup_fd >= 0)
-                close(dup_fd);
+        DIR *d = ufs_opendir_at(lfd);
+        if (!d)
             return errno;
-        }
         struct dirent *de;
         while (!r && (de = readdir(d))) {
             const char *name = de->d_name;
@@ -191,13 +174,9 @@ static int materialize(struct ufs *fs, int dfd, const char *lpath, int last)
 
 static int walk(struct ufs *fs, int dfd)
 {
-    int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
+    DIR *d = ufs_opendir_at(dfd);
+    if (!d)
         return errno;
-    }
     /* collect first: materializing adds entries while we list */
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -290,13 +269,9 @@ static int link_up_name(struct ufs *fs, const char *path)
 
 static int scan_links(struct ufs *fs, int layer, int dfd, const char *path)
 {
-    int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
+    DIR *d = ufs_opendir_at(dfd);
+    if (!d)
         return errno;
-    }
     int r = 0;
     struct dirent *de;
     while (!r && (de = readdir(d))) {
@@ -328,13 +303,9 @@ static int scan_links(struct ufs *fs, int layer, int dfd, const char *path)
  * links and their counts have no use left: the upper names are the set. */
 static int drop_index(struct ufs *fs)
 {
-    int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = ufs_opendir_at(fs->index_fd);
+    if (!d)
         return errno;
-    }
     int r = 0;
     struct dirent *de;
     while (!r && (de = readdir(d))) {
@@ -357,13 +328,9 @@ static int drop_index(struct ufs *fs)
 
 static bool index_empty(struct ufs *fs)
 {
-    int fd = openat(fs->index_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-    if (!d) {
-        if (fd >= 0)
-            close(fd);
+    DIR *d = ufs_opendir_at(fs->index_fd);
+    if (!d)
         return true;
-    }
     struct dirent *de;
     bool empty = true;
     while (empty && (de = readdir(d)))

@@ -16,6 +16,7 @@
 #define STRATA_UNIONFS_INTERNAL_H
 
 #define FUSE_USE_VERSION 312
+#include <dirent.h>
 #include <fuse_lowlevel.h>
 
 #include <limits.h>
@@ -193,6 +194,13 @@ int ufs_lower_link_gone(struct ufs *fs, struct ufs_node *n);
 /* util.c */
 void ufs_proc_path(char *buf, size_t size, int fd);
 int ufs_reopen(int fd, int flags);
+/* The directory at path below layer root rootfd ("" = the root itself),
+ * resolved without following any symlink, so a lower can never send us
+ * outside itself.  -1 with errno on failure. */
+int ufs_open_dir_beneath(int rootfd, const char *path);
+/* A DIR stream on a duplicate of directory fd dfd (dfd stays open and
+ * keeps its offset); NULL with errno on failure. */
+DIR *ufs_opendir_at(int dfd);
 /* Creates the OCI whiteout .wh.NAME in upper dir fd.  Returns errno. */
 int ufs_make_whiteout(int dirfd, const char *name);
 int ufs_unlink_whiteout(int dirfd, const char *name);

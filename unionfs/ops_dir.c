@@ -476,14 +476,9 @@ static int clear_upper_dir(struct ufs *fs, int pup, const char *name)
     if (fd < 0)
         return errno;
     struct error err = {0};
-    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup_fd < 0)
+    DIR *d = ufs_opendir_at(fd);
+    if (!d)
         return errno;
-    DIR *d = fdopendir(dup_fd);
-    if (!d) {
-        close(dup_fd);
-        return errno;
-    }
     struct dirent *de;
     int r = 0;
     while ((de = readdir(d))) {

@@ -11,8 +11,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 
 #include "common/xalloc.h"
 #include "unionfs/internal.h"
@@ -62,19 +60,6 @@ static int open_dir_at(int dirfd, const char *name)
     return fd;
 }
 
-/* A redirect path is resolved from each lower root without following any
- * symlink, so a lower can never send us outside itself. */
-static int open_dir_beneath(int rootfd, const char *path)
-{
-    if (!*path)
-        return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
-    struct open_how how = {
-        .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
-    };
-    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
-}
-
 void ufs_entry_release(struct ufs *fs, struct ufs_entry *e)
 {
     if (e->dfd) {
@@ -110,7 +95,7 @@ static char *get_redirect(int fd)
 static void merge_redirect(struct ufs *fs, struct ufs_entry *e)
 {
     for (int i = 1; i < fs->n_layers; i++) {
-        int fd = open_dir_beneath(fs->layers[i].fd, e->redirect);
+        int fd = ufs_open_dir_beneath(fs->layers[i].fd, e->redirect);
         if (fd < 0) {
             if (errno == ENOENT)
                 continue;

@@ -1,8 +1,10 @@
 /* Small helpers: /proc/self/fd reopening, whiteouts, ownership, xattr names. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "unionfs/internal.h"
@@ -10,6 +12,31 @@
 void ufs_proc_path(char *buf, size_t size, int fd)
 {
     snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+int ufs_open_dir_beneath(int rootfd, const char *path)
+{
+    if (!*path)
+        return fcntl(rootfd, F_DUPFD_CLOEXEC, 0);
+    struct open_how how = {
+        .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH,
+    };
+    return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+}
+
+DIR *ufs_opendir_at(int dfd)
+{
+    int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return d;
 }
 
 /* Opens the object behind an O_PATH fd with real access flags. */
