@@ -2,7 +2,8 @@
 #     . "$STRATA_SRC/tests/lib.sh"
 # Gives: ok/not_ok/is/skip/diag, done_testing, a scratch dir $T removed on
 # exit, at_cleanup CMD (run in reverse order on exit, even on failure),
-# as_user CMD (run unprivileged), wait_for CMD, make_busybox_rootfs DIR, $STRATA.
+# as_user CMD (run unprivileged), wait_for CMD, make_busybox_rootfs DIR,
+# make_run_rootfs DIR, $STRATA.
 set -u
 
 : "${STRATA_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -120,6 +121,16 @@ wait_for() {
 # make_busybox_rootfs DIR: a tiny root filesystem from Debian's busybox-static.
 make_busybox_rootfs() {
     "$STRATA_SRC/scripts/busybox-rootfs.sh" "$1"
+}
+
+# make_run_rootfs DIR: the busybox rootfs as `strata run --rootfs` tests use
+# it: the empty /etc/hostname, hosts and resolv.conf images carry for the
+# runtime to mount over (a rootless caller cannot create them in a rootfs it
+# does not own), everything readable by the test user.
+make_run_rootfs() {
+    make_busybox_rootfs "$1" &&
+        touch "$1/etc/hostname" "$1/etc/hosts" "$1/etc/resolv.conf" &&
+        chmod -R a+rX "$1"
 }
 
 # make_busybox_tar FILE: the same rootfs as a tarball (numeric owners, root:root).

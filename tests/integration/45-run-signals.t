@@ -11,9 +11,7 @@ env --default-signal=INT true 2>/dev/null || skip_all "env --default-signal miss
 PTY=$STRATA_HELPERS/pty_resize
 [ -x "$PTY" ] || skip_all "helper $PTY not built (make unit-tests)"
 R=$T/rootfs
-make_busybox_rootfs "$R"
-touch "$R/etc/hostname" "$R/etc/hosts" "$R/etc/resolv.conf"
-chmod -R a+rX "$R"
+make_run_rootfs "$R" || { diag "cannot build a busybox rootfs"; exit 1; }
 M=$T/marks
 mkdir -p "$M"
 chmod 777 "$M"

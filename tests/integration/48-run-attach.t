@@ -10,9 +10,7 @@
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
 PTY=$STRATA_HELPERS/pty_resize
 R=$T/rootfs
-make_busybox_rootfs "$R"
-touch "$R/etc/hostname" "$R/etc/hosts" "$R/etc/resolv.conf"
-chmod -R a+rX "$R"
+make_run_rootfs "$R" || { diag "cannot build a busybox rootfs"; exit 1; }
 
 suite() {
     m=$1
