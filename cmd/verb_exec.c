@@ -8,6 +8,7 @@
 #include "cmd/cli.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "run/cgroup.h"
 #include "run/exec.h"
 #include "run/imgcfg.h"
 #include "run/state.h"
@@ -46,6 +47,7 @@ static int run_exec_verb(struct cli *cli, const struct verb *v, int argc, char *
     struct error err = {0};
     struct run_ctr *ct = NULL;
     char **full_env = NULL, **cap_add = NULL, **cap_drop = NULL;
+    struct run_cgroup *cg = NULL;
     cleanup_free char *seccomp_cache = NULL;
     int status = 126;
     if (run_ctr_find(cli->root, argv[optind], &ct, &err) < 0)
@@ -61,9 +63,15 @@ static int run_exec_verb(struct cli *cli, const struct verb *v, int argc, char *
     json_decref(cfg);
     if (r < 0)
         goto fail;
+    /* where run recorded it: not placed again from our environment */
+    struct error e2 = {0};
+    if (run_ctr_cgroup_open(ct, &cg, &e2) < 0 && e2.code != ENOENT) {
+        err = e2;
+        goto fail;
+    }
     struct run_exec_spec s = {
         .pid = pid,
-        .cgroup_id = ct->id,
+        .cgroup = cg,
         .argv = argv + optind + 1,
         .env = full_env,
         .cwd = workdir ? workdir : json_string_value(json_object_get(ct->config, "WorkingDir")),
@@ -98,6 +106,7 @@ out:
     strv_free(full_env);
     strv_free(cap_add);
     strv_free(cap_drop);
+    run_cgroup_free(cg);
     run_ctr_free(ct);
     free(env);
     return status;

@@ -1,4 +1,4 @@
-/* strata inspect: an image (and, once the runtime adds it, a container) as JSON. */
+/* strata inspect: an image or a container as JSON. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,7 +215,9 @@ STRATA_VERB(inspect, "inspect", "show an image's manifest, config and layers as 
             "(manifest digest), RepoTags, Created, Architecture, Os, Config, RootFS,\n"
             "History, Size, ManifestMediaType, Manifest, and Layers (Digest, DiffID,\n"
             "MediaType, Size, UncompressedSize when known).  Every blob read is\n"
-            "verified against its digest.\n"
+            "verified against its digest.  A container shows Id, Name, State (with\n"
+            "CgroupPath and CgroupPaths, where its cgroup is), Config and\n"
+            "HostConfig.CgroupParent.\n"
             "\n"
             "  -f, --format PATH   print one field, e.g. `.Config.Cmd` or\n"
             "                      `{{.Layers.0.Digest}}` (strings raw, the rest as JSON)\n"

@@ -73,7 +73,7 @@ static int parse_size(const char *s, int64_t *out)
 
 struct run_opts {
     bool rm, detach, interactive, tty, read_only, init, no_proc_view, seccomp_unconfined;
-    const char *name, *workdir, *user, *hostname, *entrypoint, *rootfs;
+    const char *name, *workdir, *user, *hostname, *entrypoint, *rootfs, *cgroup_parent;
     enum run_network network;
     struct list env, env_files, volumes, tmpfs, cap_add, cap_drop;
     struct run_limits limits;
@@ -84,11 +84,11 @@ struct start_ctx {
     int notify_fd; /* -d: tells the waiting command the container started */
 };
 
-static void on_start(void *data, pid_t pid)
+static void on_start(void *data, pid_t pid, const struct run_cgroup *cg)
 {
     struct start_ctx *s = data;
     struct error err = {0};
-    if (run_ctr_mark_running(s->ctr, pid, &err) < 0)
+    if (run_ctr_mark_running(s->ctr, pid, cg, &err) < 0)
         fprintf(stderr, "strata run: %s\n", err.msg);
     if (s->notify_fd >= 0) {
         if (write(s->notify_fd, "", 1) < 0) {
@@ -244,6 +244,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
     enum {
         O_NAME = 1000, O_ENVFILE, O_TMPFS, O_CPUS, O_PIDS, O_NET, O_HOST, O_RO, O_INIT,
         O_EP, O_CAPADD, O_CAPDROP, O_ROOTFS, O_SWAP, O_CPUSET, O_NOPV, O_RM, O_SECOPT,
+        O_CGPARENT,
     };
     static const struct option opts[] = {
         {"rm", no_argument, NULL, O_RM},
@@ -262,6 +263,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         {"cpus", required_argument, NULL, O_CPUS},
         {"cpuset-cpus", required_argument, NULL, O_CPUSET},
         {"pids-limit", required_argument, NULL, O_PIDS},
+        {"cgroup-parent", required_argument, NULL, O_CGPARENT},
         {"network", required_argument, NULL, O_NET},
         {"net", required_argument, NULL, O_NET},
         {"hostname", required_argument, NULL, O_HOST},
@@ -343,6 +345,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         case O_CAPADD: list_add(&o.cap_add, optarg); break;
         case O_CAPDROP: list_add(&o.cap_drop, optarg); break;
         case O_NOPV: o.no_proc_view = true; break;
+        case O_CGPARENT: o.cgroup_parent = optarg; break;
         case O_SECOPT:
             /* only the default filter or none; no custom profiles */
             if (strcmp(optarg, "seccomp=unconfined") && strcmp(optarg, "seccomp:unconfined")) {
@@ -433,6 +436,13 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
             json_object_set_new(cfg, "Hostname", json_string(o.hostname));
         if (o.seccomp_unconfined)
             json_object_set_new(cfg, "SeccompUnconfined", json_true());
+        /* the environment is only the flag's default: recorded, so that
+         * nothing later reads it again ("": the default placement) */
+        if (!o.cgroup_parent)
+            o.cgroup_parent = getenv("STRATA_CGROUP_PARENT");
+        if (!o.cgroup_parent)
+            o.cgroup_parent = "";
+        json_object_set_new(cfg, "CgroupParent", json_string(o.cgroup_parent));
         json_object_set_new(cfg, "Limits",
                             json_pack("{s:I, s:I, s:f, s:I, s:s?}", "Memory",
                                       (json_int_t)o.limits.memory, "MemorySwap",
@@ -508,6 +518,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         spec.seccomp_cache = seccomp_cache;
         spec.id = ctr->id;
         spec.run_dir = ctr->dir;
+        spec.cgroup_parent = o.cgroup_parent;
 
         if (store) {
             /* the monitor keeps no store handle it does not need */
@@ -594,6 +605,9 @@ STRATA_VERB(run, "run", "run a command in a new container",
             "  --cpus N              CPU quota (e.g. 0.5)\n"
             "  --cpuset-cpus LIST    CPUs allowed (e.g. 0-1)\n"
             "  --pids-limit N        maximum number of tasks\n"
+            "  --cgroup-parent PATH  put the container's cgroup under PATH, the same\n"
+            "                        in every hierarchy; it must exist (delegated when\n"
+            "                        rootless); default $STRATA_CGROUP_PARENT\n"
             "  --network none|host   networking (default none: only lo)\n"
             "  --hostname NAME       the container's hostname\n"
             "  --read-only           mount the root read-only\n"

@@ -64,6 +64,41 @@ const char *run_cgroup_path(const struct run_cgroup *cg)
     return cg->desc ? cg->desc : "";
 }
 
+const char *run_cgroup_rel_path(const struct run_cgroup *cg)
+{
+    const char *d = cg->desc;
+    size_t n = cg->root ? strlen(cg->root) : 0;
+    if (!d || !n || strncmp(d, cg->root, n) || (d[n] && d[n] != '/'))
+        return "";
+    d += n;
+    /* v1 and hybrid: every hierarchy (and the v2 tree) is mounted one
+     * level below the root */
+    if (cg->mode != RUN_CGROUP_MODE_V2 && *d)
+        d = strchr(d + 1, '/');
+    return d && *d ? d : "/";
+}
+
+size_t run_cgroup_dirs(const struct run_cgroup *cg, struct run_cgroup_dir *out)
+{
+    size_t n = 0;
+    if (cg->noop)
+        return 0;
+    if (cg->v2dir)
+        out[n++] = (struct run_cgroup_dir){"unified", cg->v2dir};
+    for (int c = 0; c < RUN_CG_NCTRL; c++)
+        if (cg->v1dir[c])
+            out[n++] = (struct run_cgroup_dir){run_cg_v1_names[c], cg->v1dir[c]};
+    return n;
+}
+
+int run_cgroup_mode_parse(const char *name)
+{
+    for (int m = RUN_CGROUP_MODE_NONE; m <= RUN_CGROUP_MODE_HYBRID; m++)
+        if (name && !strcmp(name, run_cgroup_mode_name((enum run_cgroup_mode)m)))
+            return m;
+    return -1;
+}
+
 void run_cgroup_free(struct run_cgroup *cg)
 {
     if (!cg)
@@ -71,6 +106,7 @@ void run_cgroup_free(struct run_cgroup *cg)
     free(cg->id);
     free(cg->v2dir);
     free(cg->desc);
+    free(cg->root);
     for (int i = 0; i < RUN_CG_NCTRL; i++)
         free(cg->v1dir[i]);
     free(cg);
@@ -355,9 +391,10 @@ static void cgroup_needed(const struct run_cgroup_layout *l, const struct run_cg
         need[c] = need[c] && l->v1[c];
 }
 
-/* What create and open share: a valid id, the detected layout, a record. */
-static struct run_cgroup *cgroup_new(const char *container_id, struct run_cgroup_layout *l,
-                                     struct error *err)
+/* What create and open share: a valid id, the detected layout with the
+ * parent (NULL: $STRATA_CGROUP_PARENT's, "": none), a record. */
+static struct run_cgroup *cgroup_new(const char *container_id, const char *parent,
+                                     struct run_cgroup_layout *l, struct error *err)
 {
     if (!valid_id(container_id)) {
         error_set(err, EINVAL, "invalid container id `%s` for a cgroup name",
@@ -366,14 +403,26 @@ static struct run_cgroup *cgroup_new(const char *container_id, struct run_cgroup
     }
     if (run_cg_layout_detect(NULL, NULL, l, err) < 0)
         return NULL;
+    if (parent) {
+        free(l->parent);
+        l->parent = *parent ? xstrdup(parent) : NULL;
+    }
     struct run_cgroup *cg = xzalloc(sizeof(*cg));
     cg->id = xstrdup(container_id);
     cg->mode = l->mode;
+    cg->root = xstrdup(l->root);
     return cg;
 }
 
 int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *lim,
                       struct run_cgroup **out, struct error *err)
+{
+    return run_cgroup_create_in(container_id, NULL, lim, out, err);
+}
+
+int run_cgroup_create_in(const char *container_id, const char *parent,
+                         const struct run_cgroup_limits *lim, struct run_cgroup **out,
+                         struct error *err)
 {
     struct run_cgroup_limits none;
     if (!lim) {
@@ -381,7 +430,7 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
         lim = &none;
     }
     struct run_cgroup_layout l;
-    struct run_cgroup *cg = cgroup_new(container_id, &l, err);
+    struct run_cgroup *cg = cgroup_new(container_id, parent, &l, err);
     if (!cg)
         return -1;
     bool rootless = geteuid() != 0;
@@ -389,9 +438,10 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
     int r = 0;
 
     if (l.mode == RUN_CGROUP_MODE_NONE) {
-        if (want) {
+        if (want || l.parent) {
             r = error_set(err, EOPNOTSUPP,
-                          "cannot enforce resource limits: no cgroup filesystem at `%s`", l.root);
+                          "cannot %s: no cgroup filesystem at `%s`",
+                          want ? "enforce resource limits" : "use a cgroup parent", l.root);
             goto fail;
         }
         cg->noop = true;
@@ -424,8 +474,8 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
             cg->v1dir[c] = NULL;
         }
     }
+    struct error e2 = {0};
     if (l.unified) {
-        struct error e2 = {0};
         if (create_v2(cg, &l, rootless, &e2) < 0) {
             bool v2_needed = l.mode == RUN_CGROUP_MODE_V2;
             if (v2_needed && want) {
@@ -448,13 +498,21 @@ int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *
                       why.msg);
         goto fail;
     }
+    bool any = cg->v2dir != NULL;
+    for (int c = 0; c < RUN_CG_NCTRL; c++)
+        any |= cg->v1dir[c] != NULL;
+    if (!any && l.parent) {
+        /* a parent was asked for: running outside it would be silent */
+        *err = denied || !e2.msg[0] ? why : e2;
+        if (!err->msg[0])
+            error_set(err, ENOENT, "no cgroup hierarchy at `%s`", l.root);
+        r = error_prefix(err, "cannot place the container under cgroup parent `%s`", l.parent);
+        goto fail;
+    }
     if (apply_limits(cg, lim, err) < 0) {
         r = -1;
         goto fail;
     }
-    bool any = cg->v2dir != NULL;
-    for (int c = 0; c < RUN_CG_NCTRL; c++)
-        any |= cg->v1dir[c] != NULL;
     cg->noop = !any;
 done:
     set_desc(cg);
@@ -472,8 +530,14 @@ fail:
 
 int run_cgroup_open(const char *container_id, struct run_cgroup **out, struct error *err)
 {
+    return run_cgroup_open_in(container_id, NULL, out, err);
+}
+
+int run_cgroup_open_in(const char *container_id, const char *parent, struct run_cgroup **out,
+                       struct error *err)
+{
     struct run_cgroup_layout l;
-    struct run_cgroup *cg = cgroup_new(container_id, &l, err);
+    struct run_cgroup *cg = cgroup_new(container_id, parent, &l, err);
     if (!cg)
         return -1;
     bool any = false;
@@ -507,6 +571,60 @@ int run_cgroup_open(const char *container_id, struct run_cgroup **out, struct er
         }
     }
     run_cg_layout_free(&l);
+    if (!any) {
+        run_cgroup_free(cg);
+        return error_set(err, ENOENT, "no cgroup for container `%s`", container_id);
+    }
+    v2_probe(cg);
+    set_desc(cg);
+    *out = cg;
+    return 0;
+}
+
+/* A recorded directory: absolute, no `.` or `..` step, named after the
+ * container, so a damaged state file cannot aim a kill or an rmdir at
+ * some other cgroup. */
+static bool recorded_dir_ok(const char *dir, const char *id)
+{
+    size_t n = strlen(dir), k = strlen(id);
+    if (dir[0] != '/' || strstr(dir, "/./") || strstr(dir, "/../") || strchr(dir, '\n'))
+        return false;
+    return n > k + 1 && dir[n - k - 1] == '/' && !strcmp(dir + n - k, id);
+}
+
+int run_cgroup_open_dirs(const char *container_id, enum run_cgroup_mode mode,
+                         const struct run_cgroup_dir *dirs, size_t n, struct run_cgroup **out,
+                         struct error *err)
+{
+    if (!valid_id(container_id))
+        return error_set(err, EINVAL, "invalid container id `%s` for a cgroup name",
+                         container_id ? container_id : "");
+    struct run_cgroup *cg = xzalloc(sizeof(*cg));
+    cg->id = xstrdup(container_id);
+    cg->mode = mode;
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!dirs[i].hierarchy || !dirs[i].path)
+            continue;
+        if (!recorded_dir_ok(dirs[i].path, container_id)) {
+            run_cgroup_free(cg);
+            return error_set(err, EINVAL, "recorded cgroup `%s` is not container `%s`'s",
+                             dirs[i].path, container_id);
+        }
+        struct stat st;
+        if (stat(dirs[i].path, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue; /* removed already (the owner's teardown) */
+        char **slot = NULL;
+        if (!strcmp(dirs[i].hierarchy, "unified"))
+            slot = &cg->v2dir;
+        for (int c = 0; !slot && c < RUN_CG_NCTRL; c++)
+            if (!strcmp(dirs[i].hierarchy, run_cg_v1_names[c]))
+                slot = &cg->v1dir[c];
+        if (!slot || *slot)
+            continue;
+        *slot = xstrdup(dirs[i].path);
+        any = true;
+    }
     if (!any) {
         run_cgroup_free(cg);
         return error_set(err, ENOENT, "no cgroup for container `%s`", container_id);

@@ -9,8 +9,12 @@
  * rootless (v2 and each v1 hierarchy alike) uses <delegated>/strata/<id>,
  * the delegated cgroup being the topmost ancestor of the caller's cgroup
  * that the caller owns (systemd's user@UID.service, or a cgroup an admin
- * chowned to the user).  $STRATA_CGROUP_PARENT=/path puts containers under
- * <hierarchy>/path/strata instead (writable by the caller when rootless).
+ * chowned to the user).  A cgroup parent (podman's --cgroup-parent; by
+ * default $STRATA_CGROUP_PARENT) puts containers under
+ * <hierarchy>/path/strata instead: it must exist, writable by the caller
+ * when rootless.  Other verbs find the cgroup again from the directories
+ * recorded when it was made (run_cgroup_dirs, run_cgroup_open_dirs), not
+ * by placing it again.
  * Only the hierarchies a limit needs are joined, plus the v2 tree as the
  * process tracker.  A limit that cannot be enforced is an error that says
  * so; rootless with no limits and nothing writable gives a no-op cgroup. */
@@ -61,14 +65,48 @@ int run_cgroup_detect_mode(enum run_cgroup_mode *mode, struct error *err);
 
 struct run_cgroup;
 
-/* Creates the container's cgroup(s) and applies lim (NULL = no limits). */
+/* Creates the container's cgroup(s) and applies lim (NULL = no limits),
+ * under $STRATA_CGROUP_PARENT when set. */
 int run_cgroup_create(const char *container_id, const struct run_cgroup_limits *lim,
                       struct run_cgroup **out, struct error *err);
+/* The same under parent ("/path", the same in every hierarchy; NULL:
+ * $STRATA_CGROUP_PARENT; "": the default placement).  With a parent the
+ * container must get a cgroup under it: a parent that does not exist, or
+ * is not the caller's to write when rootless, is an error naming it. */
+int run_cgroup_create_in(const char *container_id, const char *parent,
+                         const struct run_cgroup_limits *lim, struct run_cgroup **out,
+                         struct error *err);
 /* Moves pid (and, on v1, its whole thread group) into every hierarchy. */
 int run_cgroup_add_pid(struct run_cgroup *cg, pid_t pid, struct error *err);
 /* Finds an existing container's cgroup (for exec and the /proc view).
  * -ENOENT-style failure (err->code ENOENT) when it does not exist. */
 int run_cgroup_open(const char *container_id, struct run_cgroup **out, struct error *err);
+/* The same with parent as run_cgroup_create_in's (for containers recorded
+ * with a parent but no directories). */
+int run_cgroup_open_in(const char *container_id, const char *parent, struct run_cgroup **out,
+                       struct error *err);
+
+/* One directory of a container's cgroup: the v1 controller it serves
+ * ("memory", "cpu", ...; comounted ones share a path) or "unified" for
+ * the v2 tree. */
+struct run_cgroup_dir {
+    const char *hierarchy;
+    const char *path;
+};
+#define RUN_CGROUP_MAX_DIRS 8
+/* Fills out (RUN_CGROUP_MAX_DIRS entries, borrowed from cg) with the
+ * cgroup's directories; none for a no-op cgroup.  Returns how many. */
+size_t run_cgroup_dirs(const struct run_cgroup *cg, struct run_cgroup_dir *out);
+/* Opens a cgroup from the directories run_cgroup_dirs gave when it was
+ * made: no layout detection, placement rule or environment.  Each path
+ * must end in /<container_id> (EINVAL otherwise: a damaged record must
+ * not aim a kill at another cgroup); directories already gone are
+ * skipped, and none left is ENOENT. */
+int run_cgroup_open_dirs(const char *container_id, enum run_cgroup_mode mode,
+                         const struct run_cgroup_dir *dirs, size_t n, struct run_cgroup **out,
+                         struct error *err);
+/* run_cgroup_mode_name's inverse; -1 when unknown. */
+int run_cgroup_mode_parse(const char *name);
 /* True when the kernel OOM-killed a process in the cgroup (v2
  * memory.events oom_kill; v1 memory.oom_control oom_kill). */
 bool run_cgroup_oom_killed(struct run_cgroup *cg);
@@ -85,6 +123,9 @@ bool run_cgroup_is_noop(const struct run_cgroup *cg);
 /* A human-readable location ("/sys/fs/cgroup/memory/strata/ID", or the v2
  * path) for `inspect` and error messages; "" for a no-op cgroup. */
 const char *run_cgroup_path(const struct run_cgroup *cg);
+/* run_cgroup_path below its hierarchy's mount ("/strata/ID"), as podman's
+ * CgroupPath; "" for a no-op cgroup or one opened from directories. */
+const char *run_cgroup_rel_path(const struct run_cgroup *cg);
 
 /* ---- stats readers (for the /proc view and inspect) ----
  * Every value is -1 when unknown or unlimited. */

@@ -30,6 +30,11 @@ struct run_cgroup_layout {
     char *v1[RUN_CG_NCTRL];  /* v1 hierarchy mount holding the controller */
     char *self_v2;           /* caller's v2 cgroup ("/user.slice/..."), from /proc/self/cgroup */
     char *self_v1[RUN_CG_NCTRL];
+    /* the cgroup containers go under, the same path in every hierarchy
+     * (podman's --cgroup-parent); NULL for the default placement.  Set
+     * from $STRATA_CGROUP_PARENT by detect, replaced by an explicit one,
+     * checked by run_cg_parent. */
+    char *parent;
 };
 
 /* Detects the layout under root (NULL: $STRATA_CGROUP_ROOT or /sys/fs/cgroup)
@@ -38,18 +43,17 @@ int run_cg_layout_detect(const char *root, const char *self_cgroup,
                          struct run_cgroup_layout *out, struct error *err);
 void run_cg_layout_free(struct run_cgroup_layout *l);
 
-/* $STRATA_CGROUP_PARENT: the cgroup (the same path in every hierarchy, as
- * podman's --cgroup-parent) that containers go under; NULL when unset, ""
+/* l->parent when well-formed (absolute, no `..`); NULL when unset, ""
  * (err filled) when malformed. */
-const char *run_cg_parent(struct error *err);
+const char *run_cg_parent(const struct run_cgroup_layout *l, struct error *err);
 /* The directory new cgroups go under in the v2 tree: <root>/strata as root,
- * <delegated subtree>/strata rootless, <root><parent>/strata with
- * $STRATA_CGROUP_PARENT; NULL (err filled) when none. */
+ * <delegated subtree>/strata rootless, <root><parent>/strata with a
+ * parent (which must exist, and be writable when rootless: ENOENT or
+ * EACCES naming it otherwise); NULL (err filled) when none. */
 char *run_cg_v2_base(const struct run_cgroup_layout *l, bool rootless, struct error *err);
 /* The same in v1 hierarchy c: <mount>/strata as root; rootless, under the
  * topmost ancestor of the caller's own cgroup there that the caller owns
- * (delegated by chown); under <mount><parent> with $STRATA_CGROUP_PARENT
- * (writable by the caller when rootless).  NULL (err filled, EACCES when
+ * (delegated by chown); under <mount><parent> with a parent (as for v2).  NULL (err filled, EACCES when
  * nothing is delegated) otherwise. */
 char *run_cg_v1_base(const struct run_cgroup_layout *l, int c, bool rootless, struct error *err);
 
@@ -62,6 +66,7 @@ struct run_cgroup {
     /* resources driven through v2 (controller enabled in v2dir) */
     bool v2_memory, v2_cpu, v2_cpuset, v2_pids, v2_io;
     char *desc;
+    char *root;                /* the cgroup root, for rel; NULL when opened from dirs */
 };
 
 /* Tiny file helpers: dir + name, O_CLOEXEC, errors name the path. */

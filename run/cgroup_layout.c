@@ -248,6 +248,9 @@ int run_cg_layout_detect(const char *root, const char *self_cgroup,
         out->mode = out->unified ? RUN_CGROUP_MODE_V2 : RUN_CGROUP_MODE_NONE;
 
 self:;
+    const char *parent = getenv("STRATA_CGROUP_PARENT");
+    if (parent && *parent)
+        out->parent = xstrdup(parent);
     cleanup_free char *own = NULL;
     if (!self_cgroup) {
         size_t len;
@@ -265,6 +268,7 @@ void run_cg_layout_free(struct run_cgroup_layout *l)
     free(l->root);
     free(l->unified);
     free(l->self_v2);
+    free(l->parent);
     for (int i = 0; i < RUN_CG_NCTRL; i++) {
         free(l->v1[i]);
         free(l->self_v1[i]);
@@ -282,14 +286,14 @@ int run_cgroup_detect_mode(enum run_cgroup_mode *mode, struct error *err)
     return 0;
 }
 
-const char *run_cg_parent(struct error *err)
+const char *run_cg_parent(const struct run_cgroup_layout *l, struct error *err)
 {
-    const char *p = getenv("STRATA_CGROUP_PARENT");
+    const char *p = l->parent;
     if (!p || !*p)
         return NULL;
     if (p[0] != '/' || strstr(p, "/..") || strstr(p, "//") || strchr(p, '\n')) {
-        error_set(err, EINVAL,
-                  "STRATA_CGROUP_PARENT `%s` must be an absolute cgroup path without `..`", p);
+        error_set(err, EINVAL, "cgroup parent `%s` must be an absolute cgroup path without `..`",
+                  p);
         return "";
     }
     return p;
@@ -322,13 +326,28 @@ static char *delegated_top(const char *dir, size_t mountlen)
     return d;
 }
 
-/* <mount><parent>/strata, the parent writable by the caller when rootless. */
+/* <mount><parent>/strata.  The parent is not created: a typo would
+ * otherwise make a cgroup nobody limits or cleans up; it must exist (as
+ * with podman's cgroupfs manager rootless), and be writable by the
+ * caller when rootless (delegated). */
 static char *parent_base(const char *mount, const char *parent, bool rootless,
                          struct error *err)
 {
     cleanup_free char *dir = xasprintf("%s%s", mount, parent);
+    struct stat st;
+    int e = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (e == ENOENT || e == ENOTDIR) {
+        error_set(err, ENOENT, "cgroup parent `%s` does not exist", dir);
+        return NULL;
+    }
+    if (e) {
+        error_code(err, e, "cgroup parent `%s`", dir);
+        return NULL;
+    }
     if (rootless && access(dir, W_OK) < 0) {
-        error_errno(err, "cgroup parent `%s` (STRATA_CGROUP_PARENT) is not writable by uid %u",
+        error_errno(err,
+                    "cgroup parent `%s` is not writable by uid %u (not delegated to it: "
+                    "chown -R it to the user)",
                     dir, (unsigned)geteuid());
         return NULL;
     }
@@ -342,7 +361,7 @@ char *run_cg_v1_base(const struct run_cgroup_layout *l, int c, bool rootless, st
                   l->root);
         return NULL;
     }
-    const char *parent = run_cg_parent(err);
+    const char *parent = run_cg_parent(l, err);
     if (parent && !*parent)
         return NULL;
     if (parent)
@@ -355,7 +374,8 @@ char *run_cg_v1_base(const struct run_cgroup_layout *l, int c, bool rootless, st
     if (!top) {
         error_set(err, EACCES,
                   "no cgroup of the `%s` hierarchy is delegated to uid %u (`%s` is not its own; "
-                  "chown a cgroup to it and run from inside, or set STRATA_CGROUP_PARENT)",
+                  "chown a cgroup to it and run from inside, or name it with --cgroup-parent "
+                  "or STRATA_CGROUP_PARENT)",
                   run_cg_v1_names[c], (unsigned)geteuid(), own);
         return NULL;
     }
@@ -368,7 +388,7 @@ char *run_cg_v2_base(const struct run_cgroup_layout *l, bool rootless, struct er
         error_set(err, ENOENT, "no cgroup v2 tree under `%s`", l->root);
         return NULL;
     }
-    const char *parent = run_cg_parent(err);
+    const char *parent = run_cg_parent(l, err);
     if (parent && !*parent)
         return NULL;
     if (parent)

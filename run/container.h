@@ -19,6 +19,7 @@
 #include "common/error.h"
 
 struct run_attach;
+struct run_cgroup;
 
 enum run_network {
     RUN_NET_NONE = 0, /* a new network namespace with only lo, up */
@@ -98,9 +99,14 @@ struct run_spec {
      * the /etc/hosts, /etc/hostname, /etc/resolv.conf files; NULL = a temp
      * directory removed afterwards. */
     const char *run_dir;
+    /* Optional: the cgroup the container's goes under, the same path in
+     * every hierarchy (podman's --cgroup-parent); NULL: $STRATA_CGROUP_PARENT
+     * or the default placement; "": the default placement. */
+    const char *cgroup_parent;
     /* Optional: called in the caller (P) once the process has been
-     * exec'd, with its host pid (for `strata run`'s state file). */
-    void (*on_start)(void *data, pid_t pid);
+     * exec'd, with its host pid and its cgroup (borrowed; for `strata
+     * run`'s state file, which records where the cgroup is). */
+    void (*on_start)(void *data, pid_t pid, const struct run_cgroup *cg);
     void *on_start_data;
 };
 

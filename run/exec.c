@@ -167,7 +167,7 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     *exit_status = -1;
     int ret = -1, sock[2] = {-1, -1}, sigfd = -1, ypidfd = -1, master = -1, own_pidns = -1;
     pid_t x = -1, y = -1;
-    struct run_cgroup *cg = NULL;
+    struct run_cgroup *cg = s->cgroup;
     sigset_t fwd, old;
     bool masked = false;
     struct run_tty_saved tty = {.fd = -1};
@@ -176,13 +176,6 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     cleanup_close int pidfd = run_pidfd_open(s->pid);
     if (pidfd < 0)
         return error_errno(err, "container process %d", (int)s->pid);
-    if (s->cgroup_id) {
-        struct error e2 = {0};
-        if (run_cgroup_open(s->cgroup_id, &cg, &e2) < 0 && e2.code != ENOENT) {
-            *err = e2;
-            return -1;
-        }
-    }
     run_forwarded_signals(&fwd);
     pthread_sigmask(SIG_BLOCK, &fwd, &old);
     masked = true;
@@ -310,6 +303,5 @@ out:
     if (masked)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     run_seccomp_free(&exec_filter);
-    run_cgroup_free(cg);
     return ret;
 }

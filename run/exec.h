@@ -12,9 +12,12 @@
 
 #include "common/error.h"
 
+struct run_cgroup;
+
 struct run_exec_spec {
     pid_t pid;              /* the container's main process (host pid) */
-    const char *cgroup_id;  /* the container id whose cgroup to join, or NULL */
+    /* the container's cgroup to join (borrowed; run_ctr_cgroup_open), or NULL */
+    struct run_cgroup *cgroup;
     char *const *argv;
     char *const *env;
     const char *cwd;        /* NULL = / */

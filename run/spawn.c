@@ -574,7 +574,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     sc[1] = -1;
     close(sg[1]);
     sg[1] = -1;
-    if (run_cgroup_create(id, &lim, &cg, err) < 0)
+    if (run_cgroup_create_in(id, spec->cgroup_parent, &lim, &cg, err) < 0)
         goto fail;
     if (pv)
         run_procview_set_cgroup(pv, cg);
@@ -687,7 +687,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     }
     res->pid = g_pid;
     if (spec->on_start)
-        spec->on_start(spec->on_start_data, g_pid);
+        spec->on_start(spec->on_start_data, g_pid, cg);
 
     if (master >= 0 && spec->interactive)
         run_tty_raw(in_fd, &tty_saved);

@@ -396,9 +396,48 @@ pid_t run_ctr_pid(struct run_ctr *c)
     return alive(p, (unsigned long long)jint(c->state, "PidStart")) ? p : 0;
 }
 
-int run_ctr_mark_running(struct run_ctr *c, pid_t pid, struct error *err)
+/* Where the cgroup is, so other verbs need not place it again (the
+ * caller's environment and own cgroup may differ from the run's). */
+static void record_cgroup(json_t *state, const struct run_cgroup *cg)
+{
+    struct run_cgroup_dir d[RUN_CGROUP_MAX_DIRS];
+    size_t n = run_cgroup_dirs(cg, d);
+    json_t *paths = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(paths, d[i].hierarchy, json_string(d[i].path));
+    json_object_set_new(state, "CgroupPaths", paths);
+    json_object_set_new(state, "CgroupMode",
+                        json_string(run_cgroup_mode_name(run_cgroup_get_mode(cg))));
+    json_object_set_new(state, "CgroupPath", json_string(run_cgroup_rel_path(cg)));
+}
+
+int run_ctr_cgroup_open(struct run_ctr *c, struct run_cgroup **out, struct error *err)
+{
+    json_t *paths = json_object_get(c->state, "CgroupPaths");
+    if (json_is_object(paths)) {
+        struct run_cgroup_dir d[RUN_CGROUP_MAX_DIRS];
+        size_t n = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(paths, k, v) {
+            if (n < RUN_CGROUP_MAX_DIRS && json_is_string(v))
+                d[n++] = (struct run_cgroup_dir){k, json_string_value(v)};
+        }
+        int mode = run_cgroup_mode_parse(json_string_value(json_object_get(c->state, "CgroupMode")));
+        return run_cgroup_open_dirs(c->id, mode < 0 ? RUN_CGROUP_MODE_NONE : mode, d, n, out,
+                                    err);
+    }
+    json_t *parent = json_object_get(c->config, "CgroupParent");
+    return run_cgroup_open_in(c->id, json_is_string(parent) ? json_string_value(parent) : NULL,
+                              out, err);
+}
+
+int run_ctr_mark_running(struct run_ctr *c, pid_t pid, const struct run_cgroup *cg,
+                         struct error *err)
 {
     cleanup_free char *now = run_time_now();
+    if (cg)
+        record_cgroup(c->state, cg);
     pid_t me = getpid();
     json_object_set_new(c->state, "Status", json_string("running"));
     json_object_set_new(c->state, "Pid", json_integer(pid));
@@ -473,8 +512,12 @@ int run_ctr_remove(struct run_ctr *c, struct error *err)
 {
     struct run_cgroup *cg = NULL;
     struct error e2 = {0};
-    if (run_cgroup_open(c->id, &cg, &e2) == 0)
-        run_cgroup_destroy(cg, &e2);
+    /* kept (and rm fails) while its cgroup cannot go, so that rm can be
+     * run again; a record that names no cgroup of its own is ignored */
+    if (run_ctr_cgroup_open(c, &cg, &e2) == 0 && run_cgroup_destroy(cg, &e2) < 0) {
+        *err = e2;
+        return error_prefix(err, "remove container `%s`", c->id);
+    }
     /* renamed away first so a half-removed container never lists */
     cleanup_free char *parent = xstrdup(c->dir);
     char *slash = strrchr(parent, '/');
@@ -516,10 +559,18 @@ json_t *run_ctr_inspect(struct run_ctr *c)
     json_object_set(o, "Image", json_object_get(cfg, "ImageDigest") ? json_object_get(cfg, "ImageDigest") : json_null());
     json_object_set_new(o, "Config", json_deep_copy(cfg));
     json_object_set_new(o, "Dir", json_string(c->dir));
+    /* podman's names: HostConfig.CgroupParent as asked for ("": the
+     * default placement), State.CgroupPath below the hierarchy, and ours,
+     * State.CgroupPaths, every directory */
+    json_t *parent = json_object_get(cfg, "CgroupParent");
+    json_object_set_new(o, "HostConfig",
+                        json_pack("{s:s}", "CgroupParent",
+                                  json_is_string(parent) ? json_string_value(parent) : ""));
     struct run_cgroup *cg = NULL;
     struct error e2 = {0};
-    if (running && run_cgroup_open(c->id, &cg, &e2) == 0) {
-        json_object_set_new(o, "CgroupPath", json_string(run_cgroup_path(cg)));
+    if (running && !json_object_get(st, "CgroupPaths") && run_ctr_cgroup_open(c, &cg, &e2) == 0) {
+        /* recorded by an older strata: where it is found now */
+        record_cgroup(st, cg);
         run_cgroup_free(cg);
     }
     return o;

@@ -1,6 +1,8 @@
 /* Containers in the store: STORE/containers/<id>/ holds config.json (how
  * it was asked to run), state.json (written atomically: Status, Pid,
- * the monitor's pid and start time, ExitCode, OOMKilled, times), `image`
+ * the monitor's pid and start time, ExitCode, OOMKilled, times, and where
+ * the cgroup is: CgroupPaths, {hierarchy: directory}, CgroupMode and
+ * CgroupPath, podman's hierarchy-relative path), `image`
  * (the image's manifest digest, read by the store's prune), upper/ and
  * work/ (the container layer), and `log` (stdout/stderr, unless --rm in the foreground).
  *
@@ -16,6 +18,8 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+
+struct run_cgroup;
 
 struct run_ctr {
     char *id;
@@ -52,8 +56,10 @@ pid_t run_ctr_pid(struct run_ctr *c);
 /* The monitor's pid when alive, else 0. */
 pid_t run_ctr_monitor(struct run_ctr *c);
 
-/* Records "running" (the caller is the monitor) / "exited". */
-int run_ctr_mark_running(struct run_ctr *c, pid_t pid, struct error *err);
+/* Records "running" (the caller is the monitor) and, when cg is not
+ * NULL, its cgroup's directories / "exited". */
+int run_ctr_mark_running(struct run_ctr *c, pid_t pid, const struct run_cgroup *cg,
+                         struct error *err);
 int run_ctr_mark_exited(struct run_ctr *c, int exit_code, bool oom_killed, const char *error,
                         struct error *err);
 
@@ -69,6 +75,13 @@ int run_signal_parse(const char *s);
 /* Opens the container's `log` for appending (a detached or foreground
  * run keeps stdout and stderr there for `logs`); returns the fd or <0. */
 int run_ctr_open_log(struct run_ctr *c, struct error *err);
+
+/* The container's cgroup (for exec, rm, inspect): the directories
+ * recorded at its start, never placed again from the environment.  A
+ * container recorded without them (started by an older strata, or that
+ * never started) is looked for where its config's CgroupParent, else
+ * $STRATA_CGROUP_PARENT, puts it.  err->code ENOENT when it has none. */
+int run_ctr_cgroup_open(struct run_ctr *c, struct run_cgroup **out, struct error *err);
 
 /* Removes the cgroup (if left) and the directory. */
 int run_ctr_remove(struct run_ctr *c, struct error *err);
