@@ -1,7 +1,8 @@
 /* run/cgroup: layout detection and stats parsing on fake trees (v1, v2,
  * hybrid); the whole create/join/read path on canned v2 and hybrid trees
  * (limits written, only the needed hierarchies made, stats and the view's
- * meminfo read back); v1 delegation for uid 65534; then real cgroups on
+ * meminfo read back; the recorded directories opened again, a tampered
+ * one refused; a missing parent named); v1 delegation for uid 65534; then real cgroups on
  * this machine when root: limits written, a process joined, an OOM kill
  * seen, everything removed. */
 #include <errno.h>
@@ -849,6 +850,45 @@ static void test_canned_hybrid(void)
     struct run_cgroup_memory_stats m;
     run_cgroup_memory_stats(cg, &m, &err);
     tap_ok(m.limit == 67108864 && m.usage == 1048576, "memory from v1");
+
+    /* what run records, and other verbs open again without placing it */
+    struct run_cgroup_dir d[RUN_CGROUP_MAX_DIRS];
+    size_t n = run_cgroup_dirs(cg, d);
+    tap_is_int((int)n, 3, "canned hybrid: three directories to record (v2 tracker, memory, cpu)");
+    tap_is_str(run_cgroup_rel_path(cg), "/strata/ch1", "the path below the hierarchy");
+    tap_is_int(run_cgroup_mode_parse("hybrid"), RUN_CGROUP_MODE_HYBRID, "mode names parse back");
+    tap_is_int(run_cgroup_mode_parse("v3"), -1, "... and unknown ones do not");
+    /* neither the root nor the parent of the environment is consulted */
+    setenv("STRATA_CGROUP_ROOT", "/nonexistent", 1);
+    setenv("STRATA_CGROUP_PARENT", "/elsewhere", 1);
+    struct run_cgroup *again = NULL;
+    tap_is_int(run_cgroup_open_dirs("ch1", RUN_CGROUP_MODE_HYBRID, d, n, &again, &err), 0,
+               "open from the recorded directories");
+    if (again) {
+        tap_is_str(run_cgroup_path(again), run_cgroup_path(cg), "... the same cgroup");
+        run_cgroup_cpu_stats(again, &c, &err);
+        tap_ok(c.quota_us == 50000, "... whose stats read back");
+        run_cgroup_free(again);
+    }
+    unsetenv("STRATA_CGROUP_PARENT");
+    cleanup_free char *other = at("ch/memory/strata/other");
+    struct run_cgroup_dir bad[] = {{"memory", other}};
+    tap_ok(run_cgroup_open_dirs("ch1", RUN_CGROUP_MODE_HYBRID, bad, 1, &again, &err) < 0 &&
+               err.code == EINVAL,
+           "a recorded directory not named after the container is refused");
+    cleanup_free char *gone = at("ch/memory/strata/gone/ch1");
+    struct run_cgroup_dir missing[] = {{"memory", gone}};
+    tap_ok(run_cgroup_open_dirs("ch1", RUN_CGROUP_MODE_HYBRID, missing, 1, &again, &err) < 0 &&
+               err.code == ENOENT,
+           "recorded directories all gone: ENOENT");
+    run_cgroup_free(cg);
+
+    /* an explicit parent that is not there: an error naming the path */
+    setenv("STRATA_CGROUP_ROOT", root, 1);
+    cg = NULL;
+    tap_ok(run_cgroup_create_in("ch2", "/nope", NULL, &cg, &err) < 0 &&
+               strstr(err.msg, "unified/nope` does not exist"),
+           "a cgroup parent that does not exist is refused, naming it");
     run_cgroup_free(cg);
     unsetenv("STRATA_CGROUP_ROOT");
 }
