@@ -15,25 +15,37 @@ BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
-PKGS := fuse3 libzstd zlib jansson libcap libseccomp
-# libcrypto gives strata SHA-256 and base64 only.  Linked from its static
-# archive when there is one (some 20 KB of code): loading and relocating the
-# 4.7 MB shared library cost each start more than the rest of `strata exec`.
-# Without the archive, the shared library.
-LIBCRYPTO_A := $(shell $(CC) -print-file-name=libcrypto.a)
-ifeq ($(LIBCRYPTO_A),libcrypto.a)
-PKGS += libcrypto
-CRYPTO_LIBS :=
-else
-CRYPTO_LIBS := $(LIBCRYPTO_A)
-endif
+# The libraries every start of `strata` needs are linked from their static
+# archives when the system has them (Debian's -dev packages ship them):
+# loading and relocating seven shared libraries cost each `strata exec` and
+# `strata run` more than the rest of the program's own start.  libcrypto
+# gives strata SHA-256 and base64 only (some 20 KB of its 4.7 MB).  The
+# price: a security update of one of them needs strata rebuilt
+# (docs/ARCHITECTURE.md, "Start-up cost").  A library without an archive is
+# linked shared, as before; STATIC_LIBS= links them all shared.
+#   pkg-config name:archive name
+STATIC_LIBS ?= fuse3:libfuse3 libzstd:libzstd zlib:libz jansson:libjansson libcap:libcap \
+	libseccomp:libseccomp libcrypto:libcrypto
+archive = $(shell a=$$($(CC) -print-file-name=$(1).a); [ "$$a" != "$(1).a" ] && echo "$$a")
+STATIC_ARCHIVES :=
+SHARED_PKGS := $(filter-out $(foreach l,$(STATIC_LIBS),$(firstword $(subst :, ,$(l)))),\
+	fuse3 libzstd zlib jansson libcap libseccomp libcrypto)
+$(foreach l,$(STATIC_LIBS),$(eval _a := $(call archive,$(lastword $(subst :, ,$(l)))))\
+	$(if $(_a),$(eval STATIC_ARCHIVES += $(_a)),\
+	$(eval SHARED_PKGS += $(firstword $(subst :, ,$(l))))))
+PKGS := fuse3 libzstd zlib jansson libcap libseccomp libcrypto
+# an archive's own dependencies (libfuse3: -lpthread -ldl -lrt) come from
+# pkg-config --static; the shared libraries from plain pkg-config
+STATIC_DEPS := $(filter-out $(patsubst lib%.a,-l%,$(notdir $(STATIC_ARCHIVES))),\
+	$(shell pkg-config --static --libs-only-l $(foreach l,$(STATIC_LIBS),$(firstword $(subst :, ,$(l)))) 2>/dev/null))
 # libarchive and libcurl are not linked into the programs: they are opened
 # with dlopen by the verbs that use them (format/libarchive.c,
 # registry/libcurl.c; common/dl.h says why).  Their sonames come from the
 # installed development links.  Unit tests and helpers link them as usual.
 DL_PKGS := libarchive libcurl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcrypto $(DL_PKGS))
-PKG_LIBS := $(shell pkg-config --libs $(PKGS)) $(CRYPTO_LIBS)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DL_PKGS))
+PKG_LIBS := $(STATIC_ARCHIVES) $(if $(strip $(SHARED_PKGS)),$(shell pkg-config --libs $(SHARED_PKGS))) \
+	$(sort $(STATIC_DEPS))
 DL_LIBS := $(shell pkg-config --libs $(DL_PKGS))
 soname = $(shell objdump -p "$$($(CC) -print-file-name=$(1).so)" 2>/dev/null | awk '/SONAME/ { print $$2 }')
 LIBARCHIVE_SONAME := $(call soname,libarchive)
