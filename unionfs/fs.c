@@ -25,6 +25,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
                     FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS |
                     FUSE_CAP_ASYNC_DIO | FUSE_CAP_READDIRPLUS;
     conn->want |= want & conn->capable;
+    fs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
     /* Always readdirplus: a container's tools list to stat (find, ls -l,
      * tar, package managers), and the AUTO policy sends a big directory's
      * later chunks as plain READDIR, which costs one LOOKUP per name. */

@@ -37,6 +37,8 @@ struct ufs_layer {
     dev_t dev;
 };
 
+struct ufs_dirlist;
+
 struct ufs_node {
     struct ufs_node *hnext;   /* node table chain (table_lock) */
     uint64_t ino;             /* nodeid == st_ino */
@@ -57,6 +59,7 @@ struct ufs_node {
     dev_t odev;               /* lower identity of a hard-linked file */
     ino_t oino;
     nlink_t lower_nlink;
+    struct ufs_dirlist *list; /* dirs: merged listing, made by the first readdir */
 };
 
 struct ufs_idmap_entry;
@@ -90,6 +93,7 @@ struct ufs {
     pthread_cond_t init_cond;
     bool init_done;
     bool writeback;           /* the kernel caches writes (O_APPEND is its job) */
+    bool no_opendir;          /* the kernel opens dirs itself after an ENOSYS */
 };
 
 /* fs.c */
@@ -214,6 +218,7 @@ struct ufs_dirent {
     char *name;
     uint64_t ino;
     unsigned char type;
+    uint64_t off;             /* dirlist: the entry's cookie (d_off) */
 };
 struct ufs_dir_snapshot {
     struct ufs_dirent *ents;
@@ -225,5 +230,25 @@ struct ufs_dir_snapshot {
 int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
                  struct ufs_dir_snapshot *s, bool with_ids);
 void ufs_dir_snapshot_free(struct ufs_dir_snapshot *s);
+
+/* A directory node's merged listing, shared by every reader (OPENDIR is
+ * not sent, so there is no per-open state).  Each name gets a cookie when
+ * first seen and keeps it while it stays; cookies only grow, so a reader
+ * at any cookie neither repeats nor skips a name that stays. */
+struct ufs_dirlist {
+    pthread_mutex_t lock;     /* everything below; taken before d->lock */
+    struct ufs_dirent *ents;  /* by increasing off */
+    size_t n, cap;
+    uint64_t next_off;
+    bool built;
+};
+/* d's listing, made on first use. */
+struct ufs_dirlist *ufs_dirlist_of(struct ufs_node *d);
+void ufs_dirlist_free(struct ufs_dirlist *l);
+/* Re-reads the layers of d (caller holds l->lock): names gone are dropped,
+ * names new get the next cookies, the others keep theirs.  Returns errno. */
+int ufs_dirlist_refresh(struct ufs *fs, struct ufs_node *d, struct ufs_dirlist *l);
+/* Index of the first entry whose cookie is above off. */
+size_t ufs_dirlist_seek(const struct ufs_dirlist *l, uint64_t off);
 
 #endif

@@ -20,30 +20,13 @@
 #include "unionfs/internal.h"
 #include "unionfs/ops.h"
 
-struct dirh {
-    struct ufs_dir_snapshot snap;
-    bool read_once;
-    pthread_mutex_t lock; /* readdir calls on one handle may race */
-};
-
-static int snapshot(struct ufs *fs, struct ufs_node *d, struct dirh *h)
-{
-    pthread_mutex_lock(&d->lock);
-    int top = d->layer, bottom = d->bottom;
-    pthread_mutex_unlock(&d->lock);
-    ufs_dir_snapshot_free(&h->snap);
-    /* "." and ".." first: offsets 1 and 2 */
-    h->snap.cap = 32;
-    h->snap.ents = xmalloc(h->snap.cap * sizeof *h->snap.ents);
-    h->snap.ents[0] = (struct ufs_dirent){xstrdup("."), d->ino, DT_DIR};
-    pthread_rwlock_rdlock(&fs->tree_lock);
-    uint64_t pino = d->parent ? d->parent->ino : FUSE_ROOT_ID;
-    pthread_rwlock_unlock(&fs->tree_lock);
-    h->snap.ents[1] = (struct ufs_dirent){xstrdup(".."), pino, DT_DIR};
-    h->snap.n = 2;
-    return ufs_dir_list(fs, d->dfd, top, bottom, &h->snap, true);
-}
-
+/* OPENDIR is answered ENOSYS: the kernel (5.1+, FUSE_CAP_NO_OPENDIR_SUPPORT)
+ * then opens directories by itself from then on, sends no OPENDIR or
+ * RELEASEDIR (two round trips per directory listed) and caches listings as
+ * for FOPEN_CACHE_DIR|FOPEN_KEEP_CACHE, dropping the cache when a change
+ * through the mount touched the directory.  READDIR thus comes without a
+ * handle and is served from the node's listing (readdir.c), whose stable
+ * cookies make that cache right for every reader. */
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct ufs *fs = fuse_req_userdata(req);
@@ -52,101 +35,107 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         fuse_reply_err(req, d ? ENOTDIR : ENOENT);
         return;
     }
-    struct dirh *h = xzalloc(sizeof *h);
-    pthread_mutex_init(&h->lock, NULL);
-    int r = snapshot(fs, d, h);
-    if (r) {
-        ufs_dir_snapshot_free(&h->snap);
-        free(h);
-        fuse_reply_err(req, r);
+    if (fs->no_opendir) {
+        fuse_reply_err(req, ENOSYS);
         return;
     }
-    fi->fh = (uintptr_t)h;
-    if (d->layer > 0) {
-        fi->cache_readdir = 1;
-        fi->keep_cache = 1;
-    }
+    /* an older kernel: a handle that READDIR does not need */
+    fi->fh = 0;
+    fi->cache_readdir = 1;
+    fi->keep_cache = 1;
     fuse_reply_open(req, fi);
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       struct fuse_file_info *fi, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *d = ufs_node_of(fs, ino);
-    struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
-    pthread_mutex_lock(&h->lock);
-    if (off == 0 && h->read_once) {
-        /* rewinddir: a fresh view, as POSIX asks */
-        int r = snapshot(fs, d, h);
+    if (!d || !d->dfd) {
+        fuse_reply_err(req, d ? ENOTDIR : ENOENT);
+        return;
+    }
+    pthread_rwlock_rdlock(&fs->tree_lock);
+    uint64_t pino = d->parent ? d->parent->ino : FUSE_ROOT_ID;
+    pthread_rwlock_unlock(&fs->tree_lock);
+    struct ufs_dirlist *l = ufs_dirlist_of(d);
+    pthread_mutex_lock(&l->lock);
+    if (off == 0 || !l->built) {
+        /* opendir or rewinddir: a fresh view, as POSIX asks (the kernel
+         * only asks when its cache of the listing is gone or stale) */
+        int r = ufs_dirlist_refresh(fs, d, l);
         if (r) {
-            pthread_mutex_unlock(&h->lock);
+            pthread_mutex_unlock(&l->lock);
             fuse_reply_err(req, r);
             return;
         }
     }
-    h->read_once = true;
     cleanup_free char *buf = xmalloc(size);
     size_t used = 0;
-    for (size_t i = (size_t)off; i < h->snap.n; i++) {
-        struct ufs_dirent *de = &h->snap.ents[i];
+    /* "." and ".." at cookies 1 and 2, then the names */
+    for (uint64_t dot = (uint64_t)off; dot < 2; dot++) {
+        struct fuse_entry_param e = {0};
+        e.attr.st_ino = dot ? pino : d->ino;
+        e.attr.st_mode = S_IFDIR;
+        const char *name = dot ? ".." : ".";
+        size_t rest = size - used;
+        size_t len = plus ? fuse_add_direntry_plus(req, buf + used, rest, name, &e, (off_t)dot + 1)
+                          : fuse_add_direntry(req, buf + used, rest, name, &e.attr, (off_t)dot + 1);
+        if (len > rest)
+            goto out;
+        used += len;
+    }
+    for (size_t i = ufs_dirlist_seek(l, (uint64_t)off); i < l->n; i++) {
+        struct ufs_dirent *de = &l->ents[i];
         size_t rest = size - used;
         size_t len;
         if (!plus) {
             struct stat st = {.st_ino = de->ino, .st_mode = (mode_t)de->type << 12};
-            len = fuse_add_direntry(req, buf + used, rest, de->name, &st, (off_t)i + 1);
+            len = fuse_add_direntry(req, buf + used, rest, de->name, &st, (off_t)de->off);
             if (len > rest)
                 break;
             used += len;
             continue;
         }
-        struct fuse_entry_param e = {0};
+        struct ufs_entry ent;
         struct ufs_node *n = NULL;
-        if (i < 2) {
-            e.attr.st_ino = de->ino;
-            e.attr.st_mode = (mode_t)de->type << 12;
-        } else {
-            struct ufs_entry ent;
-            int r = ufs_resolve(fs, d, de->name, &ent);
-            if (r || ent.layer < 0) {
-                /* gone since the snapshot: skip it, offsets stay valid */
-                ufs_entry_release(fs, &ent);
-                continue;
-            }
-            ufs_entry_to_node(fs, d, de->name, &ent, &n);
-            ufs_fill_entry_st(fs, n, &ent.st, &e);
+        int r = ufs_resolve(fs, d, de->name, &ent);
+        if (r || ent.layer < 0) {
+            /* gone since the listing was read: skip it, cookies stay */
             ufs_entry_release(fs, &ent);
+            continue;
         }
-        len = fuse_add_direntry_plus(req, buf + used, rest, de->name, &e, (off_t)i + 1);
+        struct fuse_entry_param e;
+        ufs_entry_to_node(fs, d, de->name, &ent, &n);
+        ufs_fill_entry_st(fs, n, &ent.st, &e);
+        ufs_entry_release(fs, &ent);
+        len = fuse_add_direntry_plus(req, buf + used, rest, de->name, &e, (off_t)de->off);
         if (len > rest) {
-            if (n)
-                ufs_node_forget(fs, n, 1);
+            ufs_node_forget(fs, n, 1);
             break;
         }
         used += len;
     }
-    pthread_mutex_unlock(&h->lock);
+out:
+    pthread_mutex_unlock(&l->lock);
     fuse_reply_buf(req, buf, used);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
-    do_readdir(req, ino, size, off, fi, false);
+    (void)fi;
+    do_readdir(req, ino, size, off, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            struct fuse_file_info *fi)
 {
-    do_readdir(req, ino, size, off, fi, true);
+    (void)fi;
+    do_readdir(req, ino, size, off, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    struct dirh *h = (struct dirh *)(uintptr_t)fi->fh;
-    ufs_dir_snapshot_free(&h->snap);
-    pthread_mutex_destroy(&h->lock);
-    free(h);
     fuse_reply_err(req, 0);
 }
 

@@ -1,8 +1,13 @@
-/* Merged directory listings.  opendir takes a snapshot, so readdir is
- * stable while others create and unlink (no duplicates, no skipped
- * entries, telldir/seekdir are indexes into the snapshot). */
+/* Merged directory listings.  Each directory node keeps one listing that
+ * every reader shares: OPENDIR is answered ENOSYS (ops_dir.c), so READDIR
+ * comes without a handle and the kernel caches what it read.  Offsets are
+ * cookies that a name keeps while it stays, so readdir is stable while
+ * others create and unlink (no duplicates, no skipped entries, telldir and
+ * seekdir work) and a cookie the kernel cached stays valid for every
+ * reader. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,4 +165,128 @@ int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
     set_free(&seen, false);
     set_free(&hidden, true);
     return r;
+}
+
+/* --- the per-directory listing --- */
+
+/* First cookie of a name: 1 and 2 are "." and "..". */
+#define FIRST_OFF 3
+
+struct ufs_dirlist *ufs_dirlist_of(struct ufs_node *d)
+{
+    pthread_mutex_lock(&d->lock);
+    if (!d->list) {
+        struct ufs_dirlist *l = xzalloc(sizeof *l);
+        pthread_mutex_init(&l->lock, NULL);
+        l->next_off = FIRST_OFF;
+        d->list = l;
+    }
+    struct ufs_dirlist *l = d->list;
+    pthread_mutex_unlock(&d->lock);
+    return l;
+}
+
+void ufs_dirlist_free(struct ufs_dirlist *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->ents[i].name);
+    free(l->ents);
+    pthread_mutex_destroy(&l->lock);
+    free(l);
+}
+
+/* Open-addressing map name -> index into a snapshot. */
+struct namemap {
+    size_t *slots; /* index + 1, 0 = empty */
+    size_t cap;
+};
+
+static void map_build(struct namemap *m, const struct ufs_dir_snapshot *s)
+{
+    m->cap = 16;
+    while (m->cap < s->n * 2)
+        m->cap *= 2;
+    m->slots = xcalloc(m->cap, sizeof *m->slots);
+    for (size_t j = 0; j < s->n; j++) {
+        size_t i = hash_str(s->ents[j].name) & (m->cap - 1);
+        while (m->slots[i])
+            i = (i + 1) & (m->cap - 1);
+        m->slots[i] = j + 1;
+    }
+}
+
+static ssize_t map_find(const struct namemap *m, const struct ufs_dir_snapshot *s,
+                        const char *name)
+{
+    for (size_t i = hash_str(name) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slots[i])
+            return -1;
+        if (!strcmp(s->ents[m->slots[i] - 1].name, name))
+            return (ssize_t)(m->slots[i] - 1);
+    }
+}
+
+int ufs_dirlist_refresh(struct ufs *fs, struct ufs_node *d, struct ufs_dirlist *l)
+{
+    pthread_mutex_lock(&d->lock);
+    int top = d->layer, bottom = d->bottom;
+    pthread_mutex_unlock(&d->lock);
+    struct ufs_dir_snapshot s = {0};
+    int r = ufs_dir_list(fs, d->dfd, top, bottom, &s, true);
+    if (r) {
+        ufs_dir_snapshot_free(&s);
+        return r;
+    }
+    /* names kept in place (with what they are now), the others dropped */
+    bool *kept = xcalloc(s.n ? s.n : 1, sizeof *kept);
+    if (l->n) {
+        struct namemap m;
+        map_build(&m, &s);
+        size_t w = 0;
+        for (size_t i = 0; i < l->n; i++) {
+            ssize_t j = map_find(&m, &s, l->ents[i].name);
+            if (j < 0) {
+                free(l->ents[i].name);
+                continue;
+            }
+            kept[j] = true;
+            l->ents[i].ino = s.ents[j].ino;
+            l->ents[i].type = s.ents[j].type;
+            l->ents[w++] = l->ents[i];
+        }
+        l->n = w;
+        free(m.slots);
+    }
+    /* new names at the end, with new cookies */
+    for (size_t j = 0; j < s.n; j++) {
+        if (kept[j]) {
+            free(s.ents[j].name);
+            continue;
+        }
+        if (l->n == l->cap) {
+            l->cap = l->cap ? l->cap * 2 : 32;
+            l->ents = xrealloc(l->ents, l->cap * sizeof *l->ents);
+        }
+        l->ents[l->n] = s.ents[j];
+        l->ents[l->n++].off = l->next_off++;
+    }
+    free(kept);
+    free(s.ents);
+    l->built = true;
+    return 0;
+}
+
+size_t ufs_dirlist_seek(const struct ufs_dirlist *l, uint64_t off)
+{
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->ents[mid].off <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }

@@ -182,6 +182,7 @@ static void node_free(struct ufs *fs, struct ufs_node *n)
     }
     free(n->name);
     free(n->lpath);
+    ufs_dirlist_free(n->list);
     pthread_mutex_destroy(&n->lock);
     free(n);
 }

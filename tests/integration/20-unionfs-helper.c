@@ -168,6 +168,126 @@ static int cmd_churn(char **av)
     return report(bad ? -1 : 0);
 }
 
+/* Reads all of d from where it is; names[] gets the names, pos[] the
+ * telldir before each.  Returns the count. */
+static int read_rest(DIR *d, char **names, long *pos, int max)
+{
+    int n = 0;
+    struct dirent *de;
+    for (;;) {
+        long here = telldir(d);
+        if (!(de = readdir(d)) || n == max)
+            break;
+        if (pos)
+            pos[n] = here;
+        names[n++] = strdup(de->d_name);
+    }
+    return n;
+}
+
+static int has_name(char **names, int n, const char *name)
+{
+    int c = 0;
+    for (int k = 0; k < n; k++)
+        c += !strcmp(names[k], name);
+    return c;
+}
+
+static void touch_at(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void unlink_at(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+/* Listings of DIR (which holds at least 4 entries) as names come and go
+ * through the mount: rewinddir sees the change, a telldir cookie taken
+ * before the change still seeks to its entry, and a stream opened before
+ * the change reads on without repeating or losing a name. */
+static int cmd_relist(char **av)
+{
+    const char *dir = av[0];
+    enum { MAX = 10000 };
+    char **a = calloc(MAX, sizeof *a), **b = calloc(MAX, sizeof *b);
+    long *pos = calloc(MAX, sizeof *pos);
+    int bad = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return report(-1);
+    int na = read_rest(d, a, pos, MAX);
+    touch_at(dir, "r_new");
+    rewinddir(d);
+    int nb = read_rest(d, b, NULL, MAX);
+    if (has_name(b, nb, "r_new") != 1 || nb != na + 1) {
+        fprintf(stderr, "rewinddir: %d names (had %d), r_new %d times\n", nb, na,
+                has_name(b, nb, "r_new"));
+        bad = 1;
+    }
+    unlink_at(dir, "r_new");
+    rewinddir(d);
+    nb = read_rest(d, b, NULL, MAX);
+    if (has_name(b, nb, "r_new") || nb != na) {
+        fprintf(stderr, "rewinddir after unlink: %d names (had %d)\n", nb, na);
+        bad = 1;
+    }
+    /* a cookie from before a change still finds its entry */
+    touch_at(dir, "r_new2");
+    const char *gone = a[0][0] == '.' ? a[na - 1] : a[0];
+    unlink_at(dir, gone);
+    int k = na / 2;
+    if (!strcmp(a[k], ".") || !strcmp(a[k], ".."))
+        k = na - 2;
+    seekdir(d, pos[k]);
+    struct dirent *de = readdir(d);
+    if (!de || strcmp(de->d_name, a[k])) {
+        fprintf(stderr, "seekdir after a change: got %s, want %s\n", de ? de->d_name : "(end)",
+                a[k]);
+        bad = 1;
+    }
+    closedir(d);
+    /* a stream that started before a change reads on: no name twice */
+    DIR *d1 = opendir(dir);
+    errno = 0;
+    struct dirent *first = d1 ? readdir(d1) : NULL;
+    char *first_name = first ? strdup(first->d_name) : NULL;
+    touch_at(dir, "r_new3");
+    DIR *d2 = opendir(dir);
+    nb = d2 ? read_rest(d2, b, NULL, MAX) : 0;
+    if (has_name(b, nb, "r_new3") != 1 || has_name(b, nb, "r_new2") != 1) {
+        fprintf(stderr, "a new stream misses r_new3 or r_new2\n");
+        bad = 1;
+    }
+    int nc = d1 ? read_rest(d1, b, NULL, MAX) : 0;
+    if (!first_name || has_name(b, nc, first_name) || has_name(b, nc, "r_new2") != 1) {
+        fprintf(stderr, "the older stream repeated %s or lost r_new2\n",
+                first_name ? first_name : "(none)");
+        bad = 1;
+    }
+    for (int i = 0; i < nc; i++)
+        if (has_name(b, nc, b[i]) != 1) {
+            fprintf(stderr, "the older stream repeated %s\n", b[i]);
+            bad = 1;
+        }
+    if (d1)
+        closedir(d1);
+    if (d2)
+        closedir(d2);
+    unlink_at(dir, "r_new2");
+    unlink_at(dir, "r_new3");
+    touch_at(dir, gone);
+    errno = EIO;
+    return report(bad ? -1 : 0);
+}
+
 /* Prints d_type letters of DIR's entries as "name:type" sorted by the shell. */
 static int cmd_dtypes(char **av)
 {
@@ -265,7 +385,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"rename2", 3, cmd_rename2}, {"tmpfile", 1, cmd_tmpfile}, {"mmap", 1, cmd_mmap},
         {"locks", 1, cmd_locks},     {"churn", 2, cmd_churn},     {"dtypes", 1, cmd_dtypes},
-        {"append", 2, cmd_append},   {"mksock", 1, cmd_mksock},
+        {"append", 2, cmd_append},   {"mksock", 1, cmd_mksock},   {"relist", 1, cmd_relist},
     };
     if (argc < 2)
         return 2;
