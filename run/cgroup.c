@@ -501,6 +501,17 @@ int run_cgroup_create_in(const char *container_id, const char *parent,
     bool any = cg->v2dir != NULL;
     for (int c = 0; c < RUN_CG_NCTRL; c++)
         any |= cg->v1dir[c] != NULL;
+    /* a parent that the v2 tree cannot take (hybrid: delegated in v1
+     * only, as an admin's chown often is): the first v1 hierarchy where it
+     * is usable tracks the container instead */
+    static const int track[] = {RUN_CG_PIDS,    RUN_CG_MEMORY,  RUN_CG_CPU,   RUN_CG_CPUACCT,
+                                RUN_CG_BLKIO,   RUN_CG_FREEZER, RUN_CG_CPUSET};
+    for (size_t i = 0; !any && l.parent && i < ARRAY_SIZE(track); i++) {
+        bool no = false;
+        struct error w = {0}, e3 = {0};
+        if (l.v1[track[i]] && create_v1(cg, &l, track[i], rootless, &no, &w, &e3) == 0)
+            any = cg->v1dir[track[i]] != NULL;
+    }
     if (!any && l.parent) {
         /* a parent was asked for: running outside it would be silent */
         *err = denied || !e2.msg[0] ? why : e2;

@@ -71,7 +71,7 @@ for m in root user; do
         X= PAR=/$P NOPV=
     fi
     N=$P-$m
-    at_cleanup "$X $NE '$STRATA' rm -f $N-a $N-b"
+    at_cleanup "$X $NE '$STRATA' rm -f $N-a $N-b $N-c"
 
     # ---- --cgroup-parent, then exec without the variable ----
     run $X $NE "$STRATA" run -d --name $N-a --cgroup-parent $PAR $NOPV --rootfs "$R" -m 64m \
@@ -96,6 +96,20 @@ for m in root user; do
     run $X $NE "$STRATA" stop -t 1 $N-a
     ok $([ $rc -eq 0 ] && [ ! -d "$dir" ]; echo $?) "$m: stop without the variable: the cgroup is gone"
     $X $NE "$STRATA" rm $N-a >/dev/null 2>&1
+
+    # ---- no limits: still a cgroup under the parent (rootless: a v1 one) ----
+    run $X $NE "$STRATA" run -d --name $N-c --cgroup-parent $PAR $NOPV --rootfs "$R" sleep 60
+    ok $rc "$m: run -d --cgroup-parent $PAR without limits"
+    id=$($X $NE "$STRATA" inspect --format '{{.Id}}' $N-c)
+    run $X $NE "$STRATA" inspect --format '{{.State.CgroupPath}}' $N-c
+    is "$out" "$PAR/strata/$id" "$m: ... its cgroup is under the parent"
+    run $X $NE "$STRATA" exec $N-c sh -c 'cat /proc/self/cgroup; echo =; cat /proc/1/cgroup'
+    self=$(printf '%s\n' "$out" | sed '/^=$/,$d')
+    one=$(printf '%s\n' "$out" | sed '1,/^=$/d')
+    ok $([ $rc -eq 0 ] && [ -n "$self" ] && [ "$self" = "$one" ]; echo $?) "$m: ... and exec joins it"
+    run $X $NE "$STRATA" rm -f $N-c
+    left=$(ls -d /sys/fs/cgroup/*$PAR/strata/$id 2>/dev/null)
+    ok $([ $rc -eq 0 ] && [ -z "$left" ]; echo $?) "$m: ... rm -f removes it"
 
     # ---- the variable at run time, rm without it ----
     run $X env STRATA_CGROUP_PARENT=$PAR "$STRATA" run -d --name $N-b $NOPV --rootfs "$R" -m 64m \

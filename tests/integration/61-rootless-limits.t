@@ -95,11 +95,12 @@ ok $([ -n "$id" ] && [ -d /sys/fs/cgroup/memory/$D/strata/"$id" ] &&
     "its cgroup is <delegated>/strata/ID in memory and cpu"
 is "$(cat /sys/fs/cgroup/cpu/$D/strata/"$id"/cpu.cfs_quota_us 2>/dev/null)" 50000 \
     "--cpus 0.5 is the quota"
-run as_user env STRATA_CGROUP_PARENT=/$D "$STRATA" stop -t 1 $N
+# where the cgroup is was recorded at run: stop and rm need no variable
+run as_user "$STRATA" stop -t 1 $N
 ok $rc "stop it"
 ok $([ ! -d /sys/fs/cgroup/memory/$D/strata/"$id" ] &&
     [ ! -d /sys/fs/cgroup/cpu/$D/strata/"$id" ]; echo $?) "its cgroup is gone"
-as_user env STRATA_CGROUP_PARENT=/$D "$STRATA" rm -f $N >/dev/null 2>&1
+as_user "$STRATA" rm -f $N >/dev/null 2>&1
 
 # ---- the caller's own cgroup, delegated (no variable) ----
 run as_user sh -c 'for h in '"$HIER"'; do echo $$ > /sys/fs/cgroup/$h/'"$D"'/cgroup.procs || exit 99; done
