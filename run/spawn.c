@@ -144,6 +144,10 @@ void run_forwarded_signals(sigset_t *set)
 
 /* ---- the helper C ---- */
 
+/* The etc files G binds from the run dir, relative to the root. */
+static const char *const run_etc_placeholders[] = {"etc/hostname", "etc/hosts",
+                                                   "etc/resolv.conf", NULL};
+
 struct helper_ctx {
     const struct run_spec *spec;
     const char *root;
@@ -246,6 +250,9 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             .work = h->spec->work,
             /* rootless stores keep owners in user.containers.override_stat */
             .rootless_override = h->rootless,
+            /* the etc files' mount points, made before the mount so G
+             * copies nothing up through it */
+            .placeholders = run_etc_placeholders,
         };
         struct ufs_mount *um = NULL;
         if (ufs_mount_start(&o, h->root, &um, &e) < 0) {
@@ -321,11 +328,11 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
  * drop it so it never reaches `diff` or a committed layer. */
 static void drop_etc_placeholders(const struct run_spec *spec)
 {
-    static const char *files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
+    const char *const *files = run_etc_placeholders;
     cleanup_close int up = open(spec->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (up < 0)
         return;
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    for (size_t i = 0; files[i]; i++) {
         struct stat st;
         if (fstatat(up, files[i], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
             st.st_size != 0)

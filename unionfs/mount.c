@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/thread.h"
@@ -33,6 +34,75 @@ static void *serve(void *arg)
     return NULL;
 }
 
+/* Resolves the directory path `dir` ("etc", "a/b") from the root through
+ * the merged view, every component a real directory of some layer (a
+ * symlink or a missing one: NULL).  Returns the node with one reference. */
+static struct ufs_node *placeholder_dir(struct ufs *fs, char *dir)
+{
+    struct ufs_node *d = fs->root;
+    char *save = NULL;
+    for (char *c = strtok_r(dir, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        struct ufs_entry e;
+        struct ufs_node *n = NULL;
+        int r = ufs_resolve(fs, d, c, &e);
+        if (!r && e.layer >= 0 && S_ISDIR(e.st.st_mode))
+            r = ufs_entry_to_node(fs, d, c, &e, &n);
+        ufs_entry_release(fs, &e);
+        if (d != fs->root)
+            ufs_node_forget(fs, d, 1);
+        if (r || !n)
+            return NULL;
+        d = n;
+    }
+    return d;
+}
+
+/* The empty files a runtime binds over (/etc/hostname, ...) made in the
+ * upper before the kernel sees the mount, copying their directories up as
+ * a copy-up would: done through the mount instead, each costs the
+ * container a series of lookups, a copy-up and a create, all round trips
+ * to these threads.  Best effort: a name some layer has, a whiteout, or a
+ * directory that is not plainly there is left for the mount to handle. */
+static void make_placeholders(struct ufs *fs, const char *const *paths)
+{
+    char *last_dir = NULL; /* paths sharing a directory resolve it once */
+    struct ufs_node *d = NULL;
+    for (size_t i = 0; fs->has_upper && paths && paths[i]; i++) {
+        char *dir = xstrdup(paths[i]);
+        char *slash = strrchr(dir, '/');
+        const char *name = slash ? slash + 1 : paths[i];
+        if (slash)
+            *slash = '\0';
+        else
+            dir[0] = '\0'; /* the root */
+        if (!last_dir || strcmp(last_dir, dir)) {
+            if (d && d != fs->root)
+                ufs_node_forget(fs, d, 1);
+            free(last_dir);
+            last_dir = xstrdup(dir);
+            d = placeholder_dir(fs, dir);
+        }
+        struct ufs_entry e;
+        bool free_name = false;
+        if (d && *name && !ufs_name_reserved(name)) {
+            free_name = ufs_resolve(fs, d, name, &e) == 0 && e.layer < 0 && !e.upper_whiteout;
+            ufs_entry_release(fs, &e);
+        }
+        int pup = free_name ? ufs_upper_dir(fs, d) : -1;
+        /* as a create from the container's root: the daemon's ids, 0644
+         * under its umask, nothing to record */
+        int fd = pup >= 0 ? openat(pup, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                   0644)
+                          : -1;
+        if (fd >= 0)
+            close(fd);
+        free(dir);
+    }
+    if (d && d != fs->root)
+        ufs_node_forget(fs, d, 1);
+    free(last_dir);
+}
+
 int ufs_mount_start(const struct ufs_options *o, const char *mountpoint,
                     struct ufs_mount **out, struct error *err)
 {
@@ -41,6 +111,7 @@ int ufs_mount_start(const struct ufs_options *o, const char *mountpoint,
         ufs_fs_free(fs);
         return -1;
     }
+    make_placeholders(fs, o->placeholders);
     if (ufs_session_new(fs, mountpoint, err) < 0) {
         ufs_fs_free(fs);
         return -1;

@@ -50,6 +50,10 @@ struct ufs_options {
      * as durable against power loss as the container's own fsync calls
      * make it (fuse-overlayfs' behaviour); with it, as kernel overlayfs. */
     bool durable_copyup;
+    /* ufs_mount_start only: paths ("etc/hostname", NULL-terminated) made
+     * as empty files in the upper before mounting when no layer has them,
+     * their directories copied up; mount points a runtime binds over */
+    const char *const *placeholders;
 };
 
 struct ufs_mount;
