@@ -543,6 +543,17 @@ json_t *run_ctr_inspect(struct run_ctr *c)
     }
     if (!json_object_get(st, "ExitCode"))
         json_object_set_new(st, "ExitCode", json_integer(0));
+    const char *recorded = json_string_value(json_object_get(c->state, "Status"));
+    struct run_cgroup *cg = NULL;
+    struct error e2 = {0};
+    if (recorded && !strcmp(recorded, "running") && !running &&
+        run_ctr_cgroup_open(c, &cg, &e2) == 0) {
+        /* its monitor died before recording the end: the cgroup it left
+         * (rm removes it) still counts an OOM kill */
+        json_object_set_new(st, "OOMKilled", json_boolean(run_cgroup_oom_killed(cg)));
+        run_cgroup_free(cg);
+        cg = NULL;
+    }
     if (!json_object_get(st, "OOMKilled"))
         json_object_set_new(st, "OOMKilled", json_false());
     json_object_del(st, "PidStart");
@@ -566,8 +577,6 @@ json_t *run_ctr_inspect(struct run_ctr *c)
     json_object_set_new(o, "HostConfig",
                         json_pack("{s:s}", "CgroupParent",
                                   json_is_string(parent) ? json_string_value(parent) : ""));
-    struct run_cgroup *cg = NULL;
-    struct error e2 = {0};
     if (running && !json_object_get(st, "CgroupPaths") && run_ctr_cgroup_open(c, &cg, &e2) == 0) {
         /* recorded by an older strata: where it is found now */
         record_cgroup(st, cg);

@@ -130,6 +130,21 @@ for m in root user; do
     ok $([ ! -d "$dir" ]; echo $?) "$m: ... removes the cgroup"
 done
 
+# ---- the OOM check reads the recorded cgroup: a child is OOM-killed, the
+# monitor dies before recording the end; inspect still says OOMKilled ----
+run $NE "$STRATA" run -d --name $P-oom --cgroup-parent /$P --rootfs "$R" -m 32m --memory-swap 32m \
+    sh -c 'tail /dev/zero; sleep 60'
+ok $rc "run -d a container whose child hits -m 32m"
+at_cleanup "$NE '$STRATA' rm -f $P-oom"
+id=$($NE "$STRATA" inspect --format '{{.Id}}' $P-oom)
+wait_for sh -c 'grep -q "^oom_kill [1-9]" "$0"/memory.oom_control' "/sys/fs/cgroup/memory/$P/strata/$id"
+ok $? "... the child was OOM-killed"
+kill_monitor "$NE" $P-oom
+run $NE "$STRATA" inspect --format '{{.State.OOMKilled}}' $P-oom
+is "$out" true "its monitor gone, inspect reads OOMKilled from the recorded cgroup"
+run $NE "$STRATA" rm $P-oom
+ok $([ $rc -eq 0 ] && [ ! -d /sys/fs/cgroup/memory/$P/strata/$id ]; echo $?) "... and rm removes it"
+
 # ---- bad parents: errors naming the path ----
 run $NE "$STRATA" run --rm --cgroup-parent /$P-missing --rootfs "$R" true
 is "$rc" 125 "a parent that does not exist is refused"
