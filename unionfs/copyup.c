@@ -21,8 +21,12 @@
 
 int ufs_tmp_name(struct ufs *fs, char *buf, size_t size)
 {
+    /* the pid keeps names of two daemons apart; asked once (a syscall) */
+    static _Thread_local pid_t pid;
+    if (!pid)
+        pid = getpid();
     unsigned long long n = atomic_fetch_add(&fs->tmp_counter, 1);
-    snprintf(buf, size, "#%d-%llx", (int)getpid(), n);
+    snprintf(buf, size, "#%d-%llx", (int)pid, n);
     return 0;
 }
 

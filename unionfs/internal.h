@@ -198,6 +198,9 @@ int ufs_lower_link_gone(struct ufs *fs, struct ufs_node *n);
 /* util.c */
 void ufs_proc_path(char *buf, size_t size, int fd);
 int ufs_reopen(int fd, int flags);
+/* chmod/utimensat of the object behind an (O_PATH) fd; -1 with errno. */
+int ufs_chmod_fd(int fd, mode_t mode);
+int ufs_utimens_fd(int fd, const struct timespec ts[2]);
 /* The directory at path below layer root rootfd ("" = the root itself),
  * resolved without following any symlink, so a lower can never send us
  * outside itself.  -1 with errno on failure. */

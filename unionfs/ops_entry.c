@@ -174,9 +174,7 @@ static int set_times(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_fil
         pthread_rwlock_unlock(&fs->tree_lock);
         return r;
     }
-    char path[64];
-    ufs_proc_path(path, sizeof path, fd);
-    return utimensat(AT_FDCWD, path, ts, 0) < 0 ? errno : 0;
+    return ufs_utimens_fd(fd, ts) < 0 ? errno : 0;
 }
 
 static int do_setattr(struct ufs *fs, struct ufs_node *n, struct stat *attr, int to_set,
@@ -196,10 +194,14 @@ static int do_setattr(struct ufs *fs, struct ufs_node *n, struct stat *attr, int
     ufs_proc_path(path, sizeof path, fd);
 
     if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-        struct stat cur;
-        r = ufs_node_stat(fs, n, &cur);
-        if (r)
-            return r;
+        /* only a recorded override needs what is not being set; the type
+         * never changes */
+        struct stat cur = {.st_mode = n->type};
+        if (fs->o.rootless_override) {
+            r = ufs_node_stat(fs, n, &cur);
+            if (r)
+                return r;
+        }
         uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : cur.st_uid;
         gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : cur.st_gid;
         mode_t mode = (to_set & FUSE_SET_ATTR_MODE) ? attr->st_mode : cur.st_mode;
@@ -232,7 +234,7 @@ static int do_setattr(struct ufs *fs, struct ufs_node *n, struct stat *attr, int
                     return errno;
             }
             if ((to_set & FUSE_SET_ATTR_MODE) && !is_link) {
-                if (fi ? fchmod((int)fi->fh, mode & 07777) < 0 : chmod(path, mode & 07777) < 0)
+                if (fi ? fchmod((int)fi->fh, mode & 07777) < 0 : ufs_chmod_fd(fd, mode & 07777) < 0)
                     return errno;
             }
         }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "unionfs/internal.h"
@@ -37,6 +38,44 @@ DIR *ufs_opendir_at(int dfd)
         errno = saved;
     }
     return d;
+}
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+
+/* Set once a kernel refused the direct call: /proc paths from then on. */
+static atomic_bool no_fchmodat2, no_utimens_empty;
+
+/* chmod and utimensat of the object behind an O_PATH fd.  Linux 6.6+ takes
+ * the fd itself (AT_EMPTY_PATH), which saves the walk through
+ * /proc/self/fd/N; older kernels go through that path. */
+int ufs_chmod_fd(int fd, mode_t mode)
+{
+    if (!atomic_load(&no_fchmodat2)) {
+        if (syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno != ENOSYS && errno != EINVAL)
+            return -1;
+        atomic_store(&no_fchmodat2, true);
+    }
+    char path[64];
+    ufs_proc_path(path, sizeof path, fd);
+    return chmod(path, mode);
+}
+
+int ufs_utimens_fd(int fd, const struct timespec ts[2])
+{
+    if (!atomic_load(&no_utimens_empty)) {
+        if (utimensat(fd, "", ts, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno != EINVAL && errno != ENOENT)
+            return -1;
+        atomic_store(&no_utimens_empty, true);
+    }
+    char path[64];
+    ufs_proc_path(path, sizeof path, fd);
+    return utimensat(AT_FDCWD, path, ts, 0);
 }
 
 /* Opens the object behind an O_PATH fd with real access flags. */
