@@ -17,7 +17,10 @@
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
     struct ufs *fs = userdata;
-    if (fs->has_upper && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+    /* passthrough and the writeback cache exclude each other (the kernel
+     * turns passthrough off); passthrough skips whole round trips */
+    bool passthrough = ufs_pt_init(fs, conn);
+    if (!passthrough && fs->has_upper && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
         conn->want |= FUSE_CAP_WRITEBACK_CACHE;
         fs->writeback = true;
     }
@@ -102,6 +105,7 @@ int ufs_fs_new(const struct ufs_options *o, struct ufs **out, struct error *err)
     pthread_mutex_init(&fs->table_lock, NULL);
     pthread_mutex_init(&fs->init_lock, NULL);
     pthread_cond_init(&fs->init_cond, NULL);
+    ufs_pt_fs_init(&fs->pt);
     fs->euid = geteuid();
     fs->egid = getegid();
     fs->privileged = fs->euid == 0 && userns_maps_many();
@@ -194,6 +198,7 @@ void ufs_fs_free(struct ufs *fs)
     pthread_mutex_destroy(&fs->table_lock);
     pthread_mutex_destroy(&fs->init_lock);
     pthread_cond_destroy(&fs->init_cond);
+    ufs_pt_fs_free(&fs->pt);
     free(fs);
 }
 
@@ -220,5 +225,7 @@ int ufs_session_new(struct ufs *fs, const char *mountpoint, struct error *err)
         fs->se = NULL;
         return error_set(err, EIO, "mount fuse at `%s`", mountpoint);
     }
+    /* before the kernel's INIT is read: without it, no passthrough */
+    ufs_pt_session(fs);
     return 0;
 }

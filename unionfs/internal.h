@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "unionfs/passthrough.h"
 #include "unionfs/unionfs.h"
 
 #define UFS_WH_PREFIX ".wh."
@@ -60,6 +61,7 @@ struct ufs_node {
     ino_t oino;
     nlink_t lower_nlink;
     struct ufs_dirlist *list; /* dirs: merged listing, made by the first readdir */
+    struct ufs_pt_node pt;    /* regular files: kernel io mode (passthrough.c) */
 };
 
 struct ufs_idmap_entry;
@@ -94,6 +96,7 @@ struct ufs {
     bool init_done;
     bool writeback;           /* the kernel caches writes (O_APPEND is its job) */
     bool no_opendir;          /* the kernel opens dirs itself after an ENOSYS */
+    struct ufs_pt_fs pt;      /* passthrough.c */
 };
 
 /* fs.c */

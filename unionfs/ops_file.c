@@ -36,7 +36,9 @@ static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi
     if (wants_write(fi->flags)) {
         if (!fs->has_upper)
             return EROFS;
-        int r = ufs_copy_up(fs, n, !(fi->flags & O_TRUNC));
+        int r = ufs_pt_before_copy_up(fs, n);
+        if (!r)
+            r = ufs_copy_up(fs, n, !(fi->flags & O_TRUNC));
         if (r)
             return r;
     }
@@ -50,7 +52,10 @@ static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi
     fi->fh = (uint64_t)fd;
     /* lower files never change: keep their pages across opens */
     fi->keep_cache = lower;
-    return 0;
+    int r = S_ISREG(n->type) ? ufs_pt_open(fs, n, fd, fi) : 0;
+    if (r)
+        close(fd);
+    return r;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -58,10 +63,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
     int r = n ? do_open(fs, n, fi) : ENOENT;
-    if (r)
+    if (r) {
         fuse_reply_err(req, r);
-    else if (fuse_reply_open(req, fi) == -ENOENT)
-        close((int)fi->fh); /* the opener was interrupted */
+        return;
+    }
+    r = fuse_reply_open(req, fi);
+    ufs_pt_reply_done();
+    if (r == -ENOENT) {
+        /* the opener was interrupted: no RELEASE will come */
+        ufs_pt_release(fs, ino, fi->fh);
+        close((int)fi->fh);
+    }
 }
 
 static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name,
@@ -103,22 +115,27 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
             return r;
         }
         fi->fh = (uint64_t)fd;
+        if ((r = ufs_pt_open(fs, n, fd, fi))) {
+            close(fd);
+            ufs_node_forget(fs, n, 1);
+            return r;
+        }
     } else if ((r = do_open(fs, n, fi))) {
         ufs_node_forget(fs, n, 1);
         return r;
     }
     struct fuse_entry_param e;
     r = ufs_fill_entry(fs, n, &e);
-    if (r) {
-        close((int)fi->fh);
-        ufs_node_forget(fs, n, 1);
-        return r;
+    if (!r && fuse_reply_create(req, &e, fi) != -ENOENT) {
+        ufs_pt_reply_done();
+        return 0;
     }
-    if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-        close((int)fi->fh);
-        ufs_node_forget(fs, n, 1);
-    }
-    return 0;
+    /* could not answer, or the creator was interrupted */
+    ufs_pt_reply_done();
+    ufs_pt_release(fs, n->ino, fi->fh);
+    close((int)fi->fh);
+    ufs_node_forget(fs, n, 1);
+    return r;
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -157,6 +174,7 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+    ufs_pt_release(fuse_req_userdata(req), ino, fi->fh);
     close((int)fi->fh);
     fuse_reply_err(req, 0);
 }

@@ -93,6 +93,8 @@ int ufs_options_parse(const char *optstr, struct ufs_options *o,
             o->volatile_mode = true;
         } else if (KEY("durable_copyup") || (KEY("fsync") && val && !strcmp(val, "2"))) {
             o->durable_copyup = true;
+        } else if (KEY("passthrough") && val && (!strcmp(val, "off") || !strcmp(val, "on"))) {
+            o->no_passthrough = !strcmp(val, "off");
         } else if (KEY("squash_to_root")) {
             o->squash_to_root = true;
         } else if (KEY("uidmapping") && val) {

@@ -54,6 +54,9 @@ struct ufs_options {
      * as empty files in the upper before mounting when no layer has them,
      * their directories copied up; mount points a runtime binds over */
     const char *const *placeholders;
+    /* never FUSE passthrough (for comparisons): as root on Linux >= 6.9
+     * reads and writes of open files otherwise skip the daemon */
+    bool no_passthrough;
 };
 
 struct ufs_mount;

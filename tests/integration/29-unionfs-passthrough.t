@@ -1,0 +1,155 @@
+#!/bin/sh
+# unionfs FUSE passthrough (Linux >= 6.9, root in the initial user
+# namespace): reads, writes and mmap of open files go to the layer file
+# without the daemon.  Shown by stopping the daemon (SIGSTOP) while a
+# passthrough fd still reads and writes; then the data path's semantics
+# (append, O_TRUNC, truncate, two O_APPEND writers, shared writable mmap,
+# hard links), the one case the kernel cannot serve (a writer while a
+# reader holds the lower file before copy-up: ETXTBSY after a second),
+# passthrough=off, and the rootless fallback (uid 65534 via fusermount3).
+. "$STRATA_SRC/tests/lib.sh"
+. "$STRATA_SRC/tests/integration/20-unionfs-lib.sh"
+
+is_root || skip_all "needs root (passthrough needs CAP_SYS_ADMIN)"
+[ -c /dev/fuse ] || skip_all "no /dev/fuse"
+[ -x "$STRATA_UNIONFS" ] || skip_all "strata-unionfs not built"
+
+# pt_mount DIR OPTIONS [as_user]: mounts DIR/m in the foreground with -d
+# (its log in DIR/log, the pid in $pid), unmounted and killed at exit
+pt_mount() {
+    d=$1
+    if [ "${3:-}" = as_user ]; then
+        as_user "$STRATA_UNIONFS" -d -o "$2" "$d/m" 2>"$d/log" &
+    else
+        "$STRATA_UNIONFS" -d -o "$2" "$d/m" 2>"$d/log" &
+    fi
+    pid=$!
+    at_cleanup "kill -CONT $pid; fusermount3 -u -z '$d/m' 2>/dev/null || umount -l '$d/m'; kill $pid"
+    wait_for grep -q " $d/m fuse" /proc/mounts
+}
+
+pt_umount() {
+    ufs_umount "$1/m"
+    wait "$2" 2>/dev/null
+}
+
+D=$T/pt
+mkdir -p "$D/l" "$D/u" "$D/w" "$D/m"
+L=$D/l M=$D/m
+seq 1 20000 >"$L/big"
+echo lower >"$L/a"
+echo lower >"$L/t"
+echo abcdef >"$L/tr"
+echo mmmmmmmmmmmm >"$L/mm"
+echo held >"$L/held"
+echo meta >"$L/meta"
+echo h >"$L/hl1" && ln "$L/hl1" "$L/hl2"
+pt_mount "$D" "lowerdir=$L,upperdir=$D/u,workdir=$D/w"
+ok $? "mount as root"
+state=$(grep -o 'passthrough .*' "$D/log" | head -1)
+case $state in
+"passthrough off (the kernel does not offer it)") skip_all "kernel without FUSE passthrough" ;;
+esac
+is "$state" "passthrough on" "passthrough negotiated"
+
+# the daemon stopped: an open passthrough fd still reads (no page cache
+# holds this file: nothing was read through the mount yet).  A read that
+# needs the daemon is killed; the guard wakes the daemon in any case.
+# (A first close asks for FLUSH once: done before.  A write would wait:
+# the kernel asks for security.capability before each.)
+cat "$M/a" >/dev/null
+exec 3<"$M/big"
+kill -STOP "$pid"
+(sleep 8 && kill -CONT "$pid") &
+guard=$!
+timeout -s KILL 4 dd bs=6 count=1 status=none <&3 >"$T/stopped-read"
+st=$?
+kill -CONT "$pid"
+kill "$guard" 2>/dev/null
+exec 3<&-
+is "$st:$(cat "$T/stopped-read")" "0:1
+2
+3" "a read with the daemon stopped is served by the lower file"
+echo up >"$M/up"
+echo more >>"$M/up"
+is "$(cat "$D/u/up")" "up
+more" "writes go to the upper file"
+
+# data path semantics
+is "$(tail -1 "$M/big")" 20000 "read a lower file"
+echo more >>"$M/a"
+is "$(cat "$M/a")" "lower
+more" "append to a lower file (copy-up, then passthrough)"
+is "$(cat "$L/a")" lower "the lower is untouched"
+: >"$M/t"
+is "$(stat -c %s "$M/t"):$(cat "$L/t")" "0:lower" "O_TRUNC of a lower file"
+truncate -s 3 "$M/tr"
+is "$(cat "$M/tr")" abc "truncate"
+exec 5>>"$M/two" 6>>"$M/two"
+echo a >&5 && echo b >&6 && echo c >&5
+exec 5>&- 6>&-
+is "$(cat "$M/two" | tr '\n' ' ')" "a b c " "two O_APPEND writers append"
+is "$(ufs_helper mmap "$M/mm")" ok "shared writable mmap of a lower file"
+is "$(cat "$L/mm")" mmmmmmmmmmmm "mmap did not write the lower"
+cat "$M/hl2" >/dev/null
+echo more >>"$M/hl1"
+is "$(cat "$M/hl2")" "h
+more" "hard links: the other name reads what the first wrote"
+is "$(grep -cE 'opcode: (READ|WRITE) ' "$D/log")" 0 "no READ or WRITE reached the daemon"
+
+# a writer while a reader holds the lower: the kernel keeps one backing
+# file per inode, and the writer's would be the lower itself
+exec 8<"$M/held"
+r=$(sh -c 'echo new >>"$1"' sh "$M/held" 2>&1)
+like "$r" "busy" "a writer while the lower is open for reading: ETXTBSY"
+is "$(cat <&8)" held "the reader still reads"
+is "$(cat "$M/held"):$(cat "$L/held")" "held:held" "nothing was written"
+exec 8<&-
+sleep 0.2
+echo new >>"$M/held"
+ok $? "once the reader closed it, the writer opens"
+is "$(cat "$M/held")" "held
+new" "... and appends"
+
+# a metadata copy-up while a reader holds the lower: new readers share
+# the old backing and read through the daemon
+exec 8<"$M/meta"
+chmod 600 "$M/meta"
+is "$(cat "$M/meta")" meta "a reader after a metadata copy-up reads"
+is "$(stat -c %a "$M/meta")" 600 "... the new mode"
+exec 8<&-
+pt_umount "$D" "$pid"
+ok $? "unmount"
+
+# passthrough=off: the writeback cache path, as before
+D2=$T/off
+mkdir -p "$D2/u" "$D2/w" "$D2/m"
+pt_mount "$D2" "lowerdir=$L,upperdir=$D2/u,workdir=$D2/w,passthrough=off"
+is "$(grep -o 'passthrough .*' "$D2/log" | head -1)" "passthrough off (passthrough=off)" \
+    "passthrough=off is honoured"
+echo more >>"$D2/m/a"
+is "$(cat "$D2/m/a")" "lower
+more" "passthrough=off: append"
+is "$(ufs_helper mmap "$D2/m/mm")" ok "passthrough=off: shared writable mmap"
+pt_umount "$D2" "$pid"
+
+# rootless: the backing ioctl needs CAP_SYS_ADMIN, so no passthrough
+if command -v fusermount3 >/dev/null; then
+    D3=$T/rl
+    mkdir -p "$D3/l" "$D3/u" "$D3/w" "$D3/m"
+    echo lower >"$D3/l/a"
+    chown -R "$TEST_UID:$TEST_GID" "$D3"
+    pt_mount "$D3" "lowerdir=$D3/l,upperdir=$D3/u,workdir=$D3/w" as_user
+    ok $? "rootless mount"
+    like "$(grep -o 'passthrough .*' "$D3/log" | head -1)" "off \(no CAP_SYS_ADMIN" \
+        "rootless: no passthrough"
+    as_user sh -c 'echo more >>"$1"' sh "$D3/m/a"
+    is "$(as_user cat "$D3/m/a")" "lower
+more" "rootless: append through the fallback"
+    is "$(as_user cat "$D3/l/a")" lower "rootless: the lower is untouched"
+    as_user fusermount3 -u "$D3/m"
+    wait "$pid" 2>/dev/null
+else
+    skip "no fusermount3: rootless half not run"
+fi
+done_testing

@@ -1,0 +1,81 @@
+/* FUSE passthrough (Linux >= 6.9): reads, writes and mmap of an open
+ * regular file go from the kernel straight to the layer file behind it.
+ *
+ * libfuse 3.14 and its <linux/fuse.h> speak protocol 7.38, which predates
+ * passthrough (7.40), so the few 7.40 bits are defined here, the INIT
+ * reply is patched on its way out and open replies get their backing id
+ * the same way (passthrough.c: a custom io on the session fd).
+ *
+ * The kernel keeps one backing file per inode while any passthrough open
+ * of it exists, and refuses (EIO) an open that is not passthrough or names
+ * another backing meanwhile; struct ufs_pt_node mirrors that state so every
+ * open is answered in a way the kernel accepts. */
+#ifndef STRATA_UNIONFS_PASSTHROUGH_H
+#define STRATA_UNIONFS_PASSTHROUGH_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
+
+/* protocol 7.40 (include/uapi/linux/fuse.h) */
+#define UFS_FUSE_PASSTHROUGH_FLAGS2 (1u << (37 - 32)) /* FUSE_PASSTHROUGH */
+#define UFS_FOPEN_PASSTHROUGH (1u << 7)
+struct ufs_fuse_backing_map {
+    int32_t fd;
+    uint32_t flags;
+    uint64_t padding;
+};
+#define UFS_FUSE_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct ufs_fuse_backing_map)
+#define UFS_FUSE_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+/* Per node, under node->lock: the kernel inode's io mode as we made it. */
+struct ufs_pt_node {
+    int id;           /* registered backing id, 0 = none */
+    uint32_t refs;    /* opens answered with FOPEN_PASSTHROUGH and id */
+    uint32_t cached;  /* opens answered without it (page cache mode) */
+    dev_t dev;        /* the backing object */
+    ino_t ino;
+};
+
+/* Per mount (struct ufs), set up by ufs_pt_session and the INIT exchange. */
+struct ufs_pt_fs {
+    int fuse_fd;          /* the session's /dev/fuse fd (backing ioctls) */
+    bool io;              /* our io hooks are installed: passthrough may go */
+    bool kernel;          /* the kernel's INIT offered FUSE_PASSTHROUGH */
+    uint64_t init_unique; /* that INIT request, to find its reply */
+    uint32_t depth;       /* max_stack_depth we announce */
+    _Atomic bool on;      /* negotiated */
+    _Atomic bool broken;  /* registering a backing was refused: stop trying */
+    pthread_cond_t cond;  /* a node's passthrough opens all ended */
+};
+
+struct ufs;
+struct ufs_node;
+struct fuse_conn_info;
+struct fuse_file_info;
+
+void ufs_pt_fs_init(struct ufs_pt_fs *p);
+void ufs_pt_fs_free(struct ufs_pt_fs *p);
+/* After fuse_session_mount: routes the session's io through us.  0 or an
+ * errno (then the mount works without passthrough). */
+int ufs_pt_session(struct ufs *fs);
+/* From the init op: true when passthrough will be negotiated (then the
+ * writeback cache must stay off: the kernel refuses both). */
+bool ufs_pt_init(struct ufs *fs, struct fuse_conn_info *conn);
+/* Once fd is open for fi->flags on regular file node n: chooses
+ * passthrough, shared backing or page cache for this open, tags fi->fh
+ * (its low 32 bits stay the fd) and arms this thread's next open reply
+ * with the flags and backing id.  0 or an errno. */
+int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi);
+/* Before a copy-up for writing: waits a little for opens of the lower
+ * backing to go; ETXTBSY if they stay (the kernel would refuse the
+ * writer's open, see docs/ARCHITECTURE.md). */
+int ufs_pt_before_copy_up(struct ufs *fs, struct ufs_node *n);
+/* After fuse_reply_open/create (or instead of it): disarms. */
+void ufs_pt_reply_done(void);
+/* The open ends (release, or its reply never reached the opener). */
+void ufs_pt_release(struct ufs *fs, uint64_t ino, uint64_t fh);
+
+#endif
