@@ -333,7 +333,8 @@ static char *delegated_top(const char *dir, size_t mountlen)
 static char *parent_base(const char *mount, const char *parent, bool rootless,
                          struct error *err)
 {
-    cleanup_free char *dir = xasprintf("%s%s", mount, parent);
+    /* "/": the hierarchy's root itself */
+    cleanup_free char *dir = xasprintf("%s%s", mount, strcmp(parent, "/") ? parent : "");
     struct stat st;
     int e = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
     if (e == ENOENT || e == ENOTDIR) {

@@ -43,6 +43,16 @@ static char *at(const char *rel)
     return xasprintf("%s/%s", scratch, rel);
 }
 
+/* The canned trees are the caller's own: unprivileged, name their root as
+ * the cgroup parent (root needs none, and must show it needs none). */
+static void canned_parent(void)
+{
+    if (geteuid() != 0)
+        setenv("STRATA_CGROUP_PARENT", "/", 1);
+    else
+        unsetenv("STRATA_CGROUP_PARENT");
+}
+
 static void test_parsers(void)
 {
     uint64_t bits[16];
@@ -170,6 +180,7 @@ static void test_fake_stats(void)
         "8:0 Read 1\n8:0 Write 2\n8:0 Total 3\n");
     cleanup_free char *v1 = at("v1");
     setenv("STRATA_CGROUP_ROOT", v1, 1);
+    canned_parent();
     tap_is_int(run_cgroup_open("c1", &cg, &err), 0, "open a v1 container cgroup");
     if (!cg)
         return;
@@ -239,6 +250,7 @@ static void test_fake_stats(void)
     free(io);
     run_cgroup_free(cg);
     unsetenv("STRATA_CGROUP_ROOT");
+    unsetenv("STRATA_CGROUP_PARENT");
 }
 
 /* ---- real cgroups (root) ---- */
@@ -477,6 +489,7 @@ static void test_real_v2(void)
     if (!tap_ok(run_cgroup_create(id, NULL, &cg, &err) == 0, "v2: create without limits")) {
         tap_diag("%s", err.msg);
         unsetenv("STRATA_CGROUP_ROOT");
+        unsetenv("STRATA_CGROUP_PARENT");
         return;
     }
     tap_is_str(run_cgroup_mode_name(run_cgroup_get_mode(cg)), "v2", "v2: detected as pure v2");
@@ -508,6 +521,7 @@ static void test_real_v2(void)
     tap_diag("%s", err.msg);
     tap_ok(access(want, F_OK) < 0, "v2: nothing left behind");
     unsetenv("STRATA_CGROUP_ROOT");
+    unsetenv("STRATA_CGROUP_PARENT");
 }
 
 /* Rootless v2: the delegated subtree is the topmost ancestor of our
@@ -683,7 +697,7 @@ static void test_canned_v2(void)
     put("cv/strata/cv2/cpu.stat", "usage_usec 7000\nuser_usec 4000\nsystem_usec 3000\n");
     cleanup_free char *root = at("cv");
     setenv("STRATA_CGROUP_ROOT", root, 1);
-    unsetenv("STRATA_CGROUP_PARENT");
+    canned_parent();
 
     struct run_cgroup_limits lim;
     run_cgroup_limits_init(&lim);
@@ -695,6 +709,7 @@ static void test_canned_v2(void)
     if (!tap_ok(run_cgroup_create(id, &lim, &cg, &err) == 0, "canned v2: create with limits")) {
         tap_diag("%s", err.msg);
         unsetenv("STRATA_CGROUP_ROOT");
+        unsetenv("STRATA_CGROUP_PARENT");
         return;
     }
     tap_is_str(run_cgroup_mode_name(run_cgroup_get_mode(cg)), "v2", "canned v2: pure v2");
@@ -773,6 +788,7 @@ static void test_canned_v2(void)
                strstr(err.msg, "cannot enforce the pids limit") != NULL,
            "canned v2 without the pids controller: --pids-limit refused");
     unsetenv("STRATA_CGROUP_ROOT");
+    unsetenv("STRATA_CGROUP_PARENT");
 }
 
 /* Hybrid on canned files: a container with -m and --cpus gets directories
@@ -802,7 +818,7 @@ static void test_canned_hybrid(void)
     put("ch/unified/strata/ch1/cpu.stat", "usage_usec 9\nuser_usec 5\nsystem_usec 4\n");
     cleanup_free char *root = at("ch");
     setenv("STRATA_CGROUP_ROOT", root, 1);
-    unsetenv("STRATA_CGROUP_PARENT");
+    canned_parent();
     struct run_cgroup_limits lim;
     run_cgroup_limits_init(&lim);
     lim.memory = 64 << 20;
@@ -811,6 +827,7 @@ static void test_canned_hybrid(void)
     if (!tap_ok(run_cgroup_create("ch1", &lim, &cg, &err) == 0, "canned hybrid: create")) {
         tap_diag("%s", err.msg);
         unsetenv("STRATA_CGROUP_ROOT");
+        unsetenv("STRATA_CGROUP_PARENT");
         return;
     }
     tap_is_str(run_cgroup_mode_name(run_cgroup_get_mode(cg)), "hybrid", "canned hybrid: detected");
@@ -891,6 +908,7 @@ static void test_canned_hybrid(void)
            "a cgroup parent that does not exist is refused, naming it");
     run_cgroup_free(cg);
     unsetenv("STRATA_CGROUP_ROOT");
+    unsetenv("STRATA_CGROUP_PARENT");
 }
 
 int main(void)
