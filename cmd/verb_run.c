@@ -82,7 +82,18 @@ struct run_opts {
 struct start_ctx {
     struct run_ctr *ctr;
     int notify_fd; /* -d: tells the waiting command the container started */
+    bool removed;  /* --rm: done by on_exit, with this result */
+    int remove_r;
+    struct error remove_err;
 };
+
+/* --rm: the container goes while the union helper exits */
+static void on_exit_rm(void *data)
+{
+    struct start_ctx *s = data;
+    s->removed = true;
+    s->remove_r = run_ctr_remove(s->ctr, &s->remove_err);
+}
 
 static void on_start(void *data, pid_t pid, const struct run_cgroup *cg)
 {
@@ -106,13 +117,16 @@ static int supervise(const struct verb *v, struct run_ctr *ctr, struct run_spec 
     struct start_ctx sc = {.ctr = ctr, .notify_fd = notify_fd};
     spec->on_start = on_start;
     spec->on_start_data = &sc;
+    spec->on_exit = rm ? on_exit_rm : NULL;
+    spec->on_exit_data = &sc;
     struct run_result res;
     struct error err = {0}, e2 = {0};
     int r = run_container_ex(spec, &res, &err);
     int status;
     if (r < 0) {
         status = res.exit_status > 0 ? res.exit_status : 125;
-        run_ctr_mark_exited(ctr, status, false, err.msg, &e2);
+        if (!sc.removed)
+            run_ctr_mark_exited(ctr, status, false, err.msg, &e2);
         if (sc.notify_fd >= 0) {
             /* -d: the waiting command prints it */
             if (write(sc.notify_fd, err.msg, strlen(err.msg)) < 0) {
@@ -127,7 +141,9 @@ static int supervise(const struct verb *v, struct run_ctr *ctr, struct run_spec 
         if (!rm && run_ctr_mark_exited(ctr, status, res.oom_killed, NULL, &e2) < 0)
             cli_fail(v, &e2);
     }
-    if (rm && run_ctr_remove(ctr, &e2) < 0)
+    if (rm && sc.removed && sc.remove_r < 0)
+        cli_fail(v, &sc.remove_err);
+    else if (rm && !sc.removed && run_ctr_remove(ctr, &e2) < 0)
         cli_fail(v, &e2);
     return status;
 }

@@ -108,6 +108,12 @@ struct run_spec {
      * run`'s state file, which records where the cgroup is). */
     void (*on_start)(void *data, pid_t pid, const struct run_cgroup *cg);
     void *on_start_data;
+    /* Optional: called in the caller once the container has ended (or
+     * failed to start) and its cgroup is gone, while the union helper
+     * exits: the upper and the run dir are the caller's again (--rm
+     * removes them here, so both take the time of the slower). */
+    void (*on_exit)(void *data);
+    void *on_exit_data;
 };
 
 /* A spec with every field at its default (stdio inherited, network none). */

@@ -22,7 +22,6 @@ enum run_msg_type {
     RUN_MSG_PTY_DONE, /* caller -> container: window size set, go on */
     RUN_MSG_ERROR,    /* anyone: text = message, code = errno, value = exit status */
     RUN_MSG_SYSINFO,  /* container -> caller: sysinfo seccomp listener (SCM_RIGHTS) for the /proc view */
-    RUN_MSG_ROOT,     /* caller -> container: the root is mounted, start building it */
 };
 
 struct run_msg {
@@ -50,8 +49,10 @@ int run_idmap_write(pid_t pid, struct error *err);
 struct run_child_ctx {
     const struct run_spec *spec;
     const char *root;      /* the directory that becomes / */
-    const char *run_dir;   /* holds hostname, hosts, resolv.conf */
+    const char *run_dir;   /* the etc files' fallback home */
+    const char *const *etc_text; /* their contents, RUN_ETC_* */
     int sock;              /* to the caller */
+    int root_fd;           /* from the helper: a byte once the root is mounted */
     sigset_t old_mask;     /* the caller's mask, restored before exec */
     bool rootless;
     const char *procview_dir; /* the /proc view's mount, or NULL */
@@ -65,8 +66,9 @@ __attribute__((noreturn)) void run_child_main(struct run_child_ctx *c);
  * files; returns the root's fd) needs nothing of the cgroup; end (/sys with
  * the cgroup namespace's hierarchies, the /proc view, volumes, pivot_root,
  * masks) runs once the process is in its cgroup namespace. */
+enum { RUN_ETC_HOSTNAME, RUN_ETC_HOSTS, RUN_ETC_RESOLV, RUN_ETC_N };
 int run_mount_root_begin(const struct run_spec *spec, const char *root, const char *run_dir,
-                         bool rootless, struct error *err);
+                         const char *const *etc_text, bool rootless, struct error *err);
 int run_mount_root_end(const struct run_spec *spec, const char *root, int rootfd,
                        const char *procview_dir, struct error *err);
 int run_mount_after_pivot(const struct run_spec *spec, struct error *err);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fileutil.h"
 #include "common/xalloc.h"
 #include "run/internal.h"
 #include "run/procview.h"
@@ -343,13 +344,67 @@ static int setup_sys(int rootfd, struct error *err)
     return 0;
 }
 
-static int setup_etc(int rootfd, const struct run_spec *spec, const char *run_dir,
-                     struct error *err)
+/* A small tmpfs of our own, never attached: the etc files are bound
+ * from it, so they cost no disk and need no removal (the last bind going
+ * takes it along).  -1 when the kernel cannot. */
+static int etc_tmpfs(const char *const *text)
 {
-    static const char *files[] = {"hostname", "hosts", "resolv.conf"};
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    static const char *names[RUN_ETC_N] = {"hostname", "hosts", "resolv.conf"};
+    cleanup_close int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "size", "16m", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+        fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return -1;
+    cleanup_close int mnt =
+        fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (mnt < 0)
+        return -1;
+    for (size_t i = 0; i < RUN_ETC_N; i++) {
+        cleanup_close int f = openat(mnt, names[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        struct error ignore = {0};
+        if (f < 0 || write_all(f, text[i], strlen(text[i]), &ignore) < 0)
+            return -1;
+    }
+    return TAKE_FD(mnt);
+}
+
+/* A detached clone of etc file `name`: from the tmpfs, or (a kernel that
+ * cannot clone from a detached mount, as older ones) from a file written
+ * in the run dir, which goes with it. */
+static int etc_tree(int *mnt, const char *run_dir, const char *name, const char *text,
+                    struct error *err)
+{
+    if (*mnt >= 0) {
+        int t = open_tree(*mnt, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (t >= 0)
+            return t;
+        close(*mnt);
+        *mnt = -1;
+    }
+    cleanup_close int dir = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return error_errno(err, "open run directory `%s`", run_dir);
+    {
+        /* lives as long as the run: no fsync */
+        cleanup_close int f = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (f < 0)
+            return error_errno(err, "create `%s/%s`", run_dir, name);
+        if (write_all(f, text, strlen(text), err) < 0)
+            return -1;
+    }
+    int t = open_tree(dir, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (t < 0)
+        return error_errno(err, "mount /etc/%s: open `%s/%s`", name, run_dir, name);
+    return t;
+}
+
+static int setup_etc(int rootfd, const char *run_dir, const char *const *text, struct error *err)
+{
+    static const char *files[RUN_ETC_N] = {"hostname", "hosts", "resolv.conf"};
+    cleanup_close int mnt = -1;
+    bool tried = false;
+    for (size_t i = 0; i < RUN_ETC_N; i++) {
         cleanup_free char *target = xasprintf("/etc/%s", files[i]);
-        cleanup_free char *src = xasprintf("%s/%s", run_dir, files[i]);
         struct error e2 = {0};
         /* a root we cannot write (read-only, or not ours) without the file
          * just goes without it */
@@ -359,10 +414,16 @@ static int setup_etc(int rootfd, const struct run_spec *spec, const char *run_di
         struct stat st;
         if (fstat(t, &st) < 0 || !S_ISREG(st.st_mode))
             continue;
-        if (bind_at_fd(src, t, false, false, target, err) < 0)
+        if (!tried) {
+            mnt = etc_tmpfs(text);
+            tried = true;
+        }
+        cleanup_close int tree = etc_tree(&mnt, run_dir, files[i], text[i], err);
+        if (tree < 0)
             return -1;
+        if (move_mount(tree, "", t, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            return error_errno(err, "mount %s", target);
     }
-    (void)spec;
     return 0;
 }
 
@@ -395,7 +456,7 @@ static int setup_volumes(int rootfd, const struct run_spec *spec, struct error *
 }
 
 int run_mount_root_begin(const struct run_spec *spec, const char *root, const char *run_dir,
-                         bool rootless, struct error *err)
+                         const char *const *etc_text, bool rootless, struct error *err)
 {
     /* a mount of its own, so pivot_root has a mount point to move */
     if (mount(root, root, NULL, MS_BIND | MS_REC, NULL) < 0)
@@ -414,7 +475,7 @@ int run_mount_root_begin(const struct run_spec *spec, const char *root, const ch
     }
     if (setup_dev(rootfd, rootless, err) < 0)
         return -1;
-    if (setup_etc(rootfd, spec, run_dir, err) < 0)
+    if (setup_etc(rootfd, run_dir, etc_text, err) < 0)
         return -1;
     return TAKE_FD(rootfd);
 }

@@ -157,10 +157,15 @@ void run_child_main(struct run_child_ctx *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0);
 
-    /* the union mount is up in the helper's mount namespace: copy it */
-    int r = run_msg_recv(c->sock, &m, NULL);
-    if (r <= 0 || m.type != RUN_MSG_ROOT)
+    /* the union mount is up in the helper's mount namespace: copy it
+     * (EOF: the helper failed and tells the caller why) */
+    char b;
+    ssize_t got;
+    while ((got = read(c->root_fd, &b, 1)) < 0 && errno == EINTR)
+        ;
+    if (got != 1)
         _exit(125);
+    close(c->root_fd);
     if (unshare(CLONE_NEWNS) < 0) {
         error_errno(&e, "unshare the mount namespace");
         child_fail(c, &e, 125);
@@ -185,12 +190,13 @@ void run_child_main(struct run_child_ctx *c)
         child_fail(c, &e, 125);
     }
     /* while the caller moves this process into its cgroup */
-    int rootfd = run_mount_root_begin(s, c->root, c->run_dir, c->rootless, &e);
+    int rootfd = run_mount_root_begin(s, c->root, c->run_dir, c->etc_text, c->rootless,
+                                      &e);
     if (rootfd < 0)
         child_fail(c, &e, 125);
     /* in the cgroup now: the cgroup namespace is rooted there, and /sys
      * shows it */
-    r = run_msg_recv(c->sock, &m, NULL);
+    int r = run_msg_recv(c->sock, &m, NULL);
     if (r <= 0 || m.type != RUN_MSG_GO)
         _exit(125);
     if (unshare(CLONE_NEWCGROUP) < 0) {

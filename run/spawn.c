@@ -3,13 +3,14 @@
  * P forks C; C enters a new user namespace (rootless) and mount namespace,
  * has P write its id maps, and clones the container process G with
  * CLONE_PARENT so that G is P's child (P waits for it, signals it through a
- * pidfd, and owns its cgroup).  C then mounts the root (the union of the
- * layers, served from C's threads) and says READY; P says ROOT to G, which
- * starts on the root (/proc, /dev, the etc files) while P moves it into the
- * cgroup; then P says GO, and G finishes the root (/sys, volumes,
- * pivot_root) and execs.  G's end of the socket
- * is close-on-exec: EOF means the exec happened, a message means a step
- * failed and names it. */
+ * pidfd, and owns its cgroup).  C sends P G's pid, mounts the root (the
+ * union of the layers, served from C's threads), tells G through a pipe of
+ * their own and says READY to P.  G starts on the root (/proc, /dev, the
+ * etc files) at once, while P, having G's pid, moves it into the cgroup
+ * and says GO; then G finishes the root (/sys, volumes, pivot_root) and
+ * execs.  Neither start waits for P to pass a message on.  G's end of the
+ * socket is close-on-exec: EOF means the exec happened, a message means a
+ * step failed and names it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -152,9 +153,11 @@ struct helper_ctx {
     const struct run_spec *spec;
     const char *root;
     const char *run_dir;
+    char *const *etc_text;
     int sock_c; /* C's end toward P */
     int sock_g; /* G's end toward P (inherited by G) */
     int other_c, other_g; /* P's ends, closed in C */
+    int root_pipe[2];     /* C -> G: the root is mounted (EOF: C failed) */
     sigset_t old_mask;
     bool rootless;
     pid_t parent;
@@ -166,6 +169,17 @@ static __attribute__((noreturn)) void helper_fail(struct helper_ctx *h, struct e
 {
     run_msg_send_error(h->sock_c, e, 125);
     _exit(125);
+}
+
+/* Closes every fd from 3 up except a and b. */
+static void close_all_but(int a, int b)
+{
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    if (lo > 3)
+        syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
+    if (hi > lo + 1)
+        syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0U);
+    syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
 }
 
 static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
@@ -204,6 +218,10 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         helper_fail(h, &e);
     }
 
+    if (pipe2(h->root_pipe, O_CLOEXEC) < 0) {
+        error_errno(&e, "pipe");
+        helper_fail(h, &e);
+    }
     int cflags = CLONE_PARENT | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (h->spec->network == RUN_NET_NONE)
         cflags |= CLONE_NEWNET;
@@ -216,10 +234,13 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
     }
     if (g == 0) {
         close(h->sock_c);
+        close(h->root_pipe[1]);
         struct run_child_ctx c = {
+            .root_fd = h->root_pipe[0],
             .spec = h->spec,
             .root = h->root,
             .run_dir = h->run_dir,
+            .etc_text = (const char *const *)h->etc_text,
             .sock = h->sock_g,
             .old_mask = h->old_mask,
             .rootless = h->rootless,
@@ -230,9 +251,9 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
     }
     /* nothing of the caller's stays open here: a pipe end kept by this
      * long-lived helper would hide EOF from whoever waits on it */
-    if (h->sock_c > 3)
-        syscall(SYS_close_range, 3U, (unsigned)h->sock_c - 1, 0U);
-    syscall(SYS_close_range, (unsigned)h->sock_c + 1, ~0U, 0U);
+    int root_w = h->root_pipe[1];
+    close(h->root_pipe[0]);
+    close_all_but(h->sock_c, root_w);
     if (run_msg_send(h->sock_c, RUN_MSG_PID, g, -1) < 0)
         _exit(125);
 
@@ -259,6 +280,10 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             error_prefix(&e, "mount the root (unionfs)");
             helper_fail(h, &e);
         }
+        /* G starts on the root now (its copy of our mount namespace) */
+        if (write(root_w, "R", 1) != 1)
+            _exit(125);
+        close(root_w);
         if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
             _exit(125);
         char b;
@@ -267,6 +292,8 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         ufs_mount_stop(um, &e);
         _exit(0);
     }
+    if (write(root_w, "R", 1) != 1)
+        _exit(125);
     if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
         _exit(125);
     _exit(0);
@@ -274,26 +301,15 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
 
 /* ---- the caller P ---- */
 
-/* The etc files live as long as one run: no fsync, nothing to keep */
-static int write_plain(int dirfd, const char *name, const char *buf, size_t len,
-                       struct error *err)
+/* The contents of /etc/hostname, /etc/hosts and /etc/resolv.conf
+ * (RUN_ETC_*), made here and written by the container process. */
+static void make_etc_text(const struct run_spec *spec, const char *hostname,
+                          char *text[RUN_ETC_N])
 {
-    cleanup_close int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return error_errno(err, "create `%s`", name);
-    return write_all(fd, buf, len, err);
-}
-
-static int write_etc_files(const struct run_spec *spec, int dirfd, const char *hostname,
-                           struct error *err)
-{
-    cleanup_free char *hosts = xasprintf("127.0.0.1\tlocalhost %s\n"
-                                         "::1\tlocalhost ip6-localhost ip6-loopback\n",
-                                         hostname);
-    cleanup_free char *hn = xasprintf("%s\n", hostname);
-    if (write_plain(dirfd, "hostname", hn, strlen(hn), err) < 0 ||
-        write_plain(dirfd, "hosts", hosts, strlen(hosts), err) < 0)
-        return -1;
+    text[RUN_ETC_HOSTNAME] = xasprintf("%s\n", hostname);
+    text[RUN_ETC_HOSTS] = xasprintf("127.0.0.1\tlocalhost %s\n"
+                                    "::1\tlocalhost ip6-localhost ip6-loopback\n",
+                                    hostname);
 
     /* the host's resolv.conf; a loopback resolver is useless in a new
      * network namespace, so those lines go unless the network is shared */
@@ -303,7 +319,7 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
     if (read_file_at(AT_FDCWD, "/etc/resolv.conf", &host, &len, &ignore) < 0)
         host = xstrdup("");
     size_t cap = strlen(host) + 64;
-    cleanup_free char *out = xmalloc(cap);
+    char *out = xmalloc(cap);
     out[0] = '\0';
     size_t o = 0;
     for (char *line = host, *next; line && *line; line = next) {
@@ -320,7 +336,7 @@ static int write_etc_files(const struct run_spec *spec, int dirfd, const char *h
         out[o++] = '\n';
         out[o] = '\0';
     }
-    return write_plain(dirfd, "resolv.conf", out, o, err);
+    text[RUN_ETC_RESOLV] = out;
 }
 
 /* The etc files are bind-mounted over placeholders; a placeholder made in
@@ -431,6 +447,39 @@ static void child_error(int sock, struct error *err, struct run_result *res)
     }
 }
 
+/* G's pid is known (C has not mounted the root yet, but has unshared its
+ * mount namespace): the pidfd, the /proc view's host mount no longer
+ * needed (C has its copy, and it must not outlive a killed caller), G into
+ * its cgroup, then GO, which G reads once the first half of its root is
+ * built.  Before GO: G unshares its cgroup namespace rooted where it is. */
+static int start_in_cgroup(pid_t g_pid, struct run_procview *pv, struct run_cgroup *cg, int sock_g,
+                           int *pidfd, struct run_result *res, struct error *err)
+{
+    *pidfd = run_pidfd_open(g_pid);
+    if (*pidfd < 0)
+        return error_errno(err, "pidfd_open %d", (int)g_pid);
+    if (pv && run_procview_detach(pv, err) < 0)
+        return -1;
+    if (run_cgroup_add_pid(cg, g_pid, err) < 0) {
+        child_error(sock_g, err, res);
+        return -1;
+    }
+    if (run_msg_send(sock_g, RUN_MSG_GO, 0, -1) < 0) {
+        error_errno(err, "talk to the container process");
+        child_error(sock_g, err, res);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads (and drops) whatever is left until EOF. */
+static void wait_eof(int sock)
+{
+    char buf[sizeof(struct run_msg)];
+    while (sock >= 0 && (read(sock, buf, sizeof buf) > 0 || errno == EINTR))
+        ;
+}
+
 static void kill_and_reap(pid_t pid)
 {
     if (pid <= 0)
@@ -487,22 +536,15 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     cleanup_free char *pv_dir = xasprintf("%s/procview", run_dir);
     cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
     const char *root = spec->rootfs;
+    char *etc_text[RUN_ETC_N] = {0};
 
-    {
-        cleanup_close int rd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (rd < 0) {
-            error_errno(err, "open run directory `%s`", run_dir);
+    make_etc_text(spec, hostname, etc_text);
+    if (spec->lowers) {
+        if (mkdir(mnt, 0755) < 0 && errno != EEXIST) {
+            error_errno(err, "mkdir `%s`", mnt);
             goto out;
         }
-        if (write_etc_files(spec, rd, hostname, err) < 0)
-            goto out;
-        if (spec->lowers) {
-            if (mkdirat(rd, "rootfs", 0755) < 0 && errno != EEXIST) {
-                error_errno(err, "mkdir `%s`", mnt);
-                goto out;
-            }
-            root = mnt;
-        }
+        root = mnt;
     }
 
     run_forwarded_signals(&fwd);
@@ -561,7 +603,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         goto out;
 
     struct helper_ctx h = {
-        .spec = spec, .root = root, .run_dir = run_dir,
+        .spec = spec, .root = root, .run_dir = run_dir, .etc_text = etc_text,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
         .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
         .procview_dir = pv ? run_procview_dir(pv) : NULL,
@@ -604,15 +646,13 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
             }
             break;
         case RUN_MSG_PID:
+            /* G waits for the root from C meanwhile */
             g_pid = m.value;
+            if (start_in_cgroup(g_pid, pv, cg, sg[0], &pidfd, res, err) < 0)
+                goto fail;
             break;
         case RUN_MSG_READY:
             ready = true;
-            /* G starts on the root while P moves it into the cgroup */
-            if (run_msg_send(sg[0], RUN_MSG_ROOT, 0, -1) < 0) {
-                error_errno(err, "talk to the container process");
-                goto fail;
-            }
             break;
         case RUN_MSG_ERROR:
             error_set(err, m.code, "%s", m.text);
@@ -622,18 +662,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
             goto fail;
         }
     }
-    if (g_pid <= 0) {
+    if (g_pid <= 0 || pidfd < 0) {
         error_set(err, EPROTO, "the runtime helper sent no container pid");
-        goto fail;
-    }
-    /* the helper has copied the mount namespace (it unshares first): the
-     * /proc view's host mount is no longer needed and must not outlive a
-     * killed caller */
-    if (pv && run_procview_detach(pv, err) < 0)
-        goto fail;
-    pidfd = run_pidfd_open(g_pid);
-    if (pidfd < 0) {
-        error_errno(err, "pidfd_open %d", (int)g_pid);
         goto fail;
     }
     if (!spec->lowers) {
@@ -643,19 +673,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         c_pid = -1;
     }
 
-    /* before GO: G unshares its cgroup namespace rooted where it is now */
-    if (run_cgroup_add_pid(cg, g_pid, err) < 0) {
-        child_error(sg[0], err, res);
-        goto fail;
-    }
-
     int out_fd = tee ? tee->out_fd : spec->stdout_fd >= 0 ? spec->stdout_fd : STDOUT_FILENO;
     int in_fd = spec->stdin_fd >= 0 ? spec->stdin_fd : STDIN_FILENO;
-    if (run_msg_send(sg[0], RUN_MSG_GO, 0, -1) < 0) {
-        error_errno(err, "talk to the container process");
-        child_error(sg[0], err, res);
-        goto fail;
-    }
     for (;;) {
         struct run_msg m;
         int fd = -1;
@@ -736,9 +755,7 @@ out:
      * it, go with it, a copy-up is atomic against a kill, and a graceful
      * unmount (waiting for the kernel to retire the connection, joining
      * the serving threads) cost more than the rest of the teardown.  Its
-     * exit overlaps with the cgroup's removal. */
-    if (sc[0] >= 0)
-        close(sc[0]);
+     * exit overlaps with the cgroup's removal and the caller's on_exit. */
     if (c_pid > 0)
         kill(c_pid, SIGKILL);
     run_procview_stop(pv);
@@ -752,14 +769,26 @@ out:
         }
     }
     if (c_pid > 0) {
-        while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        /* the helper is gone: the upper is the caller's again */
+        /* EOF on the helper's socket: its last thread has closed its
+         * files, so none of them can touch the upper any more (an exit
+         * releases the files before the namespaces, and unmounting
+         * the union there is the slow part: it overlaps with what
+         * follows, up to the reaping below) */
+        wait_eof(sc[0]);
+        /* the upper is the caller's again */
         if (spec->lowers)
             drop_etc_placeholders(spec);
     }
+    if (sc[0] >= 0)
+        close(sc[0]);
     if (etc_mask)
         drop_rootfs_placeholders(spec->rootfs, etc_mask);
+    if (spec->on_exit)
+        spec->on_exit(spec->on_exit_data);
+    if (c_pid > 0) {
+        while (waitpid(c_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
     if (sc[1] >= 0)
         close(sc[1]);
     if (sg[0] >= 0)
@@ -778,5 +807,7 @@ out:
         struct error ignore = {0};
         rm_rf_at(AT_FDCWD, tmp_dir, &ignore);
     }
+    for (size_t i = 0; i < RUN_ETC_N; i++)
+        free(etc_text[i]);
     return ret;
 }
