@@ -22,6 +22,7 @@ enum run_msg_type {
     RUN_MSG_PTY_DONE, /* caller -> container: window size set, go on */
     RUN_MSG_ERROR,    /* anyone: text = message, code = errno, value = exit status */
     RUN_MSG_SYSINFO,  /* container -> caller: sysinfo seccomp listener (SCM_RIGHTS) for the /proc view */
+    RUN_MSG_PROCVIEW, /* helper -> caller: the /proc view's /dev/fuse connection (SCM_RIGHTS) */
 };
 
 struct run_msg {

@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <seccomp.h>
-#include <spawn.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -27,12 +26,12 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fileutil.h"
+#include "common/thread.h"
 #include "common/xalloc.h"
 #include "run/cgroup_internal.h"
 #include "run/procview.h"
@@ -68,12 +67,6 @@ struct run_procview {
     struct pv_handle *handles; /* only the serving thread touches it, stop after join */
     pthread_t thread;
     bool thread_started;
-    pthread_t primer; /* looks the files up once, see pv_prime */
-    bool primer_started;
-    char *dir;      /* where the container binds the files from */
-    int mnt_fd;     /* the detached mount (new mount API), -1 when mounted on dir */
-    bool own_mount; /* mounted by mount(2) here (else by fusermount3 via libfuse) */
-    bool detached;
     int stop_fd;            /* eventfd: wakes the thread (stop, or a new notify_fd) */
     atomic_bool stopping;
     atomic_int notify_fd;   /* seccomp listener for sysinfo, -1 none */
@@ -560,125 +553,55 @@ int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *er
     return 0;
 }
 
-/* mount(2) ourselves when allowed (root, or root of a user namespace that
- * owns our mount namespace) and give libfuse the fd as /dev/fd/N: cheaper
- * than fusermount3, and the unmount (or a lazy detach) stays ours.  -1
- * with errno EPERM means "use fusermount3". */
-static int mount_direct(struct run_procview *pv, const char *dir, bool allow_other)
+int run_procview_mount(int *dev_fd, int *mnt_fd, struct error *err)
 {
-    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char opts[160];
-    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=%u,group_id=%u%s", fd,
-             (unsigned)geteuid(), (unsigned)getegid(), allow_other ? ",allow_other" : "");
-    if (mount("strata-procview", dir, "fuse.procview", MS_NOSUID | MS_NODEV | MS_RDONLY,
-              opts) < 0) {
-        int e = errno == EACCES ? EPERM : errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    char devfd[32];
-    snprintf(devfd, sizeof devfd, "/dev/fd/%d", fd);
-    if (fuse_session_mount(pv->se, devfd) != 0) {
-        umount2(dir, MNT_DETACH);
-        close(fd);
-        errno = EIO;
-        return -1;
-    }
-    pv->own_mount = true;
-    return 0;
-}
-
-/* The new mount API gives a mount attached nowhere: no mount point to
- * create, nothing to detach once the container has its copy, nothing left
- * behind if we are killed; the container process inherits the fd and binds
- * the files from /proc/self/fd/N.  Needs CAP_SYS_ADMIN (root); -1 with
- * errno EPERM means "mount on a directory instead". */
-static int mount_detached(struct run_procview *pv, bool allow_other)
-{
-    cleanup_close int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
+    /* the kernel wants /dev/fuse opened in the user namespace that mounts */
+    cleanup_close int dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (dev < 0)
+        return error_errno(err, "proc view: open /dev/fuse");
     cleanup_close int fs = fsopen("fuse", FSOPEN_CLOEXEC);
-    if (fs < 0) {
-        errno = errno == EACCES ? EPERM : errno;
-        return -1;
-    }
+    if (fs < 0)
+        return error_errno(err, "proc view: fsopen fuse");
     char fdstr[16], uid[16], gid[16];
-    snprintf(fdstr, sizeof fdstr, "%d", fd);
+    snprintf(fdstr, sizeof fdstr, "%d", dev);
     snprintf(uid, sizeof uid, "%u", (unsigned)geteuid());
     snprintf(gid, sizeof gid, "%u", (unsigned)getegid());
+    /* allow_other: the container's processes run as other users; in a user
+     * namespace the kernel limits it to that namespace's processes */
     if (fsconfig(fs, FSCONFIG_SET_STRING, "source", "strata-procview", 0) < 0 ||
         fsconfig(fs, FSCONFIG_SET_STRING, "subtype", "procview", 0) < 0 ||
         fsconfig(fs, FSCONFIG_SET_STRING, "fd", fdstr, 0) < 0 ||
         fsconfig(fs, FSCONFIG_SET_STRING, "rootmode", "40000", 0) < 0 ||
         fsconfig(fs, FSCONFIG_SET_STRING, "user_id", uid, 0) < 0 ||
         fsconfig(fs, FSCONFIG_SET_STRING, "group_id", gid, 0) < 0 ||
-        (allow_other && fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) < 0) ||
+        fsconfig(fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) < 0 ||
         fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        return -1;
+        return error_errno(err, "proc view: create the FUSE mount");
     int mnt = fsmount(fs, FSMOUNT_CLOEXEC,
                       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     if (mnt < 0)
-        return -1;
-    char devfd[32];
-    snprintf(devfd, sizeof devfd, "/dev/fd/%d", fd);
-    if (fuse_session_mount(pv->se, devfd) != 0) {
-        close(mnt);
-        errno = EIO;
-        return -1;
-    }
-    /* the session owns the /dev/fuse fd from here on */
-    fd = -1;
-    pv->mnt_fd = mnt;
-    free(pv->dir);
-    pv->dir = xasprintf("/proc/self/fd/%d", mnt);
+        return error_errno(err, "proc view: fsmount");
+    *dev_fd = TAKE_FD(dev);
+    *mnt_fd = mnt;
     return 0;
 }
 
-/* The container's bind mounts each look a file up; done then, every
- * LOOKUP is a synchronous round trip to the server thread, and on a busy
- * machine each waits for it to be scheduled (measured: 5-30 ms for the
- * seven).  Looking them up here, while the caller goes on forking, puts
- * the dentries (long entry timeouts, shared by every mount of this
- * superblock) in the cache before the container needs them. */
-static void *pv_prime(void *arg)
+void run_procview_prime(const char *dir)
 {
-    struct run_procview *pv = arg;
     for (int i = 0; run_procview_targets[i].name; i++) {
+        cleanup_free char *p = xasprintf("%s/%s", dir, run_procview_targets[i].name);
         struct stat st;
-        int r;
-        if (pv->mnt_fd >= 0) {
-            r = fstatat(pv->mnt_fd, run_procview_targets[i].name, &st, 0);
-        } else {
-            cleanup_free char *p = xasprintf("%s/%s", pv->dir, run_procview_targets[i].name);
-            r = stat(p, &st);
-        }
-        if (r < 0)
-            break; /* detached or stopping */
+        if (stat(p, &st) < 0)
+            break; /* the view is gone (the caller failed): the binds will say so */
     }
-    return NULL;
 }
 
-static bool user_allow_other(void)
-{
-    cleanup_free char *conf = read_host("/etc/fuse.conf");
-    for (const char *p = conf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-        if (!strncmp(p, "user_allow_other", 16))
-            return true;
-    return false;
-}
-
-int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim,
-                       const char *dir, struct run_procview **out, struct error *err)
+int run_procview_start(int dev_fd, struct run_cgroup *cg, const struct run_cgroup_limits *lim,
+                       struct run_procview **out, struct error *err)
 {
     struct run_procview *pv = xzalloc(sizeof(*pv));
-    pv->mnt_fd = -1;
     atomic_init(&pv->cg, cg);
     pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
-    pv->dir = xstrdup(dir);
     pv->start = boottime();
     pv->stop_fd = -1;
     atomic_init(&pv->stopping, false);
@@ -689,52 +612,23 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
     clock_gettime(CLOCK_MONOTONIC, &pv->next_sample);
     pv->next_sample.tv_sec += LOAD_INTERVAL_MS / 1000;
 
-    /* allow_other: container processes are other users (or, rootless,
-     * other uids of the container's range); fusermount3 only grants it
-     * with user_allow_other in /etc/fuse.conf, else only the caller's uid
-     * (the container's root) may read the view */
-    bool other = geteuid() == 0 || user_allow_other();
-    char *argv[] = {"strata-procview", "-o",
-                    other ? "fsname=strata-procview,subtype=procview,allow_other"
-                          : "fsname=strata-procview,subtype=procview",
-                    NULL};
-    struct fuse_args args = FUSE_ARGS_INIT(3, argv);
-    int r;
+    char *argv[] = {"strata-procview", NULL};
+    struct fuse_args args = FUSE_ARGS_INIT(1, argv);
     pv->se = fuse_session_new(&args, &pv_ops, sizeof pv_ops, pv);
     fuse_opt_free_args(&args);
-    if (!pv->se) {
-        error_set(err, EIO, "proc view: cannot create a FUSE session");
+    char devfd[32];
+    snprintf(devfd, sizeof devfd, "/dev/fd/%d", dev_fd);
+    if (!pv->se || fuse_session_mount(pv->se, devfd) != 0) {
+        close(dev_fd);
+        error_set(err, EIO, "proc view: cannot start a FUSE session");
         goto fail;
     }
-    /* a detached mount where we may (root); else on dir, by mount(2) or
-     * through fusermount3 */
-    r = mount_detached(pv, other);
-    if (r < 0 && mkdir_p_at(AT_FDCWD, dir, 0755, err) < 0) {
-        error_prefix(err, "proc view");
-        goto fail;
-    }
-    if (r < 0)
-        r = mount_direct(pv, dir, other);
-    if (r < 0 && errno != EPERM) {
-        error_errno(err, "proc view: mount FUSE on `%s`", dir);
-        fuse_session_destroy(pv->se);
-        pv->se = NULL;
-        goto fail;
-    }
-    if (r < 0 && fuse_session_mount(pv->se, dir) != 0) {
-        error_set(err, EIO,
-                  "proc view: cannot mount FUSE on `%s` (needs /dev/fuse and CAP_SYS_ADMIN "
-                  "or fusermount3)",
-                  dir);
-        fuse_session_destroy(pv->se);
-        pv->se = NULL;
-        goto fail;
-    }
-    /* The kernel queued FUSE_INIT at mount time and holds every request
-     * until it is answered: answer it here, at once, rather than after the
-     * new server thread gets scheduled (10+ ms on a busy machine). */
+    /* the session owns dev_fd from here on.  The kernel queued FUSE_INIT
+     * at mount time and holds every request until it is answered: answer
+     * it here, at once, rather than after the new server thread gets
+     * scheduled (10+ ms on a busy machine). */
     {
-        struct pollfd pf = {.fd = fuse_session_fd(pv->se), .events = POLLIN};
+        struct pollfd pf = {.fd = dev_fd, .events = POLLIN};
         struct fuse_buf fbuf = {.mem = NULL};
         if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) &&
             fuse_session_receive_buf(pv->se, &fbuf) > 0)
@@ -748,19 +642,12 @@ int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *li
     }
     /* the server thread takes no signals: SIGINT/SIGTERM aimed at the
      * runtime must reach its main thread */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    r = pthread_create(&pv->thread, NULL, pv_thread, pv);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = thread_create_nosignals(&pv->thread, pv_thread, pv);
     if (r != 0) {
         error_code(err, r, "proc view: start the server thread");
         goto fail;
     }
     pv->thread_started = true;
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pv->primer_started = pthread_create(&pv->primer, NULL, pv_prime, pv) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = pv;
     return 0;
 fail:
@@ -772,9 +659,6 @@ void run_procview_stop(struct run_procview *pv)
 {
     if (!pv)
         return;
-    /* the primer's lookups need the server: wait for it first */
-    if (pv->primer_started)
-        pthread_join(pv->primer, NULL);
     if (pv->thread_started) {
         uint64_t one = 1;
         atomic_store(&pv->stopping, true);
@@ -784,16 +668,10 @@ void run_procview_stop(struct run_procview *pv)
         }
         pthread_join(pv->thread, NULL);
     }
-    bool attached = pv->mnt_fd < 0;
-    if (pv->mnt_fd >= 0)
-        close(pv->mnt_fd); /* its last reference here: the mount goes */
-    if (pv->se) {
-        if (attached && pv->own_mount && !pv->detached)
-            umount2(pv->dir, MNT_DETACH);
-        else if (attached && !pv->own_mount)
-            fuse_session_unmount(pv->se); /* fusermount3 -u (quiet) */
-        fuse_session_destroy(pv->se);   /* closes the /dev/fuse fd */
-    }
+    /* closing /dev/fuse aborts the connection: a bind still held by a
+     * process fails with ENOTCONN; the mount goes with its last holder */
+    if (pv->se)
+        fuse_session_destroy(pv->se);
     while (pv->handles)
         handle_free(pv, pv->handles);
     int nfd = atomic_load(&pv->notify_fd);
@@ -802,43 +680,12 @@ void run_procview_stop(struct run_procview *pv)
     if (pv->stop_fd >= 0)
         close(pv->stop_fd);
     pthread_mutex_destroy(&pv->lock);
-    free(pv->dir);
     free(pv);
 }
 
 void run_procview_set_cgroup(struct run_procview *pv, struct run_cgroup *cg)
 {
     atomic_store(&pv->cg, cg);
-}
-
-const char *run_procview_dir(const struct run_procview *pv)
-{
-    return pv->dir;
-}
-
-int run_procview_detach(struct run_procview *pv, struct error *err)
-{
-    if (!pv || pv->detached || pv->mnt_fd >= 0)
-        return 0;
-    if (pv->own_mount) {
-        if (umount2(pv->dir, MNT_DETACH) < 0)
-            return error_errno(err, "detach the proc view `%s`", pv->dir);
-    } else {
-        /* mounted through fusermount3: it unmounts for us (-z: lazily) */
-        char *argv[] = {"fusermount3", "-u", "-z", "-q", pv->dir, NULL};
-        pid_t pid;
-        int r = posix_spawnp(&pid, "fusermount3", NULL, NULL, argv, environ);
-        if (r != 0)
-            return error_code(err, r, "detach the proc view `%s`: run fusermount3", pv->dir);
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-            return error_set(err, EIO, "detach the proc view `%s`: fusermount3 -uz failed",
-                             pv->dir);
-    }
-    pv->detached = true;
-    return 0;
 }
 
 int run_procview_bind(const char *dir, const char *rootfs, struct error *err)

@@ -5,22 +5,23 @@
  * container's start time.  Files whose limit is not set pass the host's
  * text through; uptime always counts from the view's start.
  *
- * Usage by the runtime:
- *   run_procview_start(cg, &lim, "<container dir>/procview", &pv, &err);
- *       -- before the container process is forked, so it sees the mount
- *          (root: a detached mount, whose fd it inherits; else mounted on
- *          the directory)
- *   run_procview_detach(pv, &err);
- *       -- once that namespace exists: no host mount survives a killed caller
- *   ... in the child, after mounting the new root's /proc and /sys:
- *   run_procview_bind(run_procview_dir(pv), "<new root>", &err);
+ * Usage by the runtime (the view costs the start nothing before the fork,
+ * and the forks copy no server thread):
+ *   in the helper, once its user and mount namespaces exist:
+ *       run_procview_mount(&dev_fd, &mnt_fd, &err);
+ *           -- a detached FUSE mount (fsopen/fsmount, attached nowhere: as
+ *              root and rootless alike, nothing to unmount or leak);
+ *              dev_fd goes to the caller, mnt_fd stays for the container
+ *   in the caller, given dev_fd (and the cgroup, once made):
+ *       run_procview_start(dev_fd, cg, &lim, &pv, &err);
+ *   in the container process, which inherits mnt_fd as "/proc/self/fd/N":
+ *       run_procview_prime(dir);  -- while it waits anyway (optional)
+ *       run_procview_bind(dir, "<new root>", &err);  -- after /proc, /sys
  *   ... after the container is gone, before run_cgroup_destroy:
- *   run_procview_stop(pv);
+ *       run_procview_stop(pv);
  *
- * The mount is made with the new mount API (fsopen/fsmount, attached
- * nowhere) when the caller may (root), else on the directory through
- * fusermount3; it is served by one background thread of the calling
- * process, which must therefore outlive the container. */
+ * The view is served by one background thread of the caller, which must
+ * therefore outlive the container. */
 #ifndef STRATA_RUN_PROCVIEW_H
 #define STRATA_RUN_PROCVIEW_H
 
@@ -37,26 +38,27 @@ struct run_procview_target {
 /* Terminated by an entry with name == NULL. */
 extern const struct run_procview_target run_procview_targets[];
 
-/* Mounts the view on dir (created if missing).  cg is borrowed and must
- * outlive the view; it may be NULL and set later with
- * run_procview_set_cgroup (the host's values pass through until then), so
- * the mount can come before the cgroup is made; lim may be NULL. */
-int run_procview_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim,
-                       const char *dir, struct run_procview **out, struct error *err);
+/* Creates the view's mount, detached, for the current user and mount
+ * namespaces (root there: as root, or in the rootless helper's namespace):
+ * *dev_fd is the /dev/fuse connection to serve, *mnt_fd the mount (both
+ * close-on-exec).  Requests wait until dev_fd is served. */
+int run_procview_mount(int *dev_fd, int *mnt_fd, struct error *err);
+/* Serves the view on dev_fd (taken, even on failure) from a new thread.  cg
+ * is borrowed and must outlive the view; it may be NULL and set later with
+ * run_procview_set_cgroup (the host's values pass through until then); lim
+ * may be NULL. */
+int run_procview_start(int dev_fd, struct run_cgroup *cg, const struct run_cgroup_limits *lim,
+                       struct run_procview **out, struct error *err);
 /* Sets the cgroup the view reads (before the container can read it). */
 void run_procview_set_cgroup(struct run_procview *pv, struct run_cgroup *cg);
-/* Where the container binds the files from: "/proc/self/fd/N" for the
- * detached mount (valid in the processes forked after start), else the
- * directory given to start. */
-const char *run_procview_dir(const struct run_procview *pv);
-/* Stops the thread, unmounts (unless detached) and frees.  NULL is fine. */
+/* Stops the thread and closes the connection (a file still bound then
+ * fails with ENOTCONN).  NULL is fine. */
 void run_procview_stop(struct run_procview *pv);
 
-/* Lazily unmounts the view from the caller's mount namespace once the
- * container's namespace holds its own copy (after the helper's unshare):
- * the view goes on serving the container through that copy, and nothing
- * is left mounted under dir if the caller is killed. */
-int run_procview_detach(struct run_procview *pv, struct error *err);
+/* Looks every view file up under dir once: each lookup is a round trip to
+ * the server, and doing them while the container process waits anyway
+ * leaves its binds nothing to ask (the entries are cached). */
+void run_procview_prime(const char *dir);
 
 /* Bind-mounts every view file in dir over its target under rootfs (targets
  * missing in rootfs are skipped).  For the container's mount namespace. */

@@ -161,7 +161,7 @@ struct helper_ctx {
     sigset_t old_mask;
     bool rootless;
     pid_t parent;
-    const char *procview_dir;
+    bool procview; /* mount the /proc view, send its connection to P */
     const struct run_seccomp *seccomp;
 };
 
@@ -217,6 +217,20 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         error_errno(&e, "make mounts private");
         helper_fail(h, &e);
     }
+    /* the /proc view's mount is made here, where we are root (rootless
+     * too), detached; G inherits it, P serves it: P forks no thread */
+    char pv_dir[32];
+    const char *procview_dir = NULL;
+    if (h->procview) {
+        int dev, mnt;
+        if (run_procview_mount(&dev, &mnt, &e) < 0)
+            helper_fail(h, &e);
+        if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0)
+            _exit(125);
+        close(dev);
+        snprintf(pv_dir, sizeof pv_dir, "/proc/self/fd/%d", mnt);
+        procview_dir = pv_dir;
+    }
 
     if (pipe2(h->root_pipe, O_CLOEXEC) < 0) {
         error_errno(&e, "pipe");
@@ -244,7 +258,7 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             .sock = h->sock_g,
             .old_mask = h->old_mask,
             .rootless = h->rootless,
-            .procview_dir = h->procview_dir,
+            .procview_dir = procview_dir,
             .seccomp = h->seccomp,
         };
         run_child_main(&c);
@@ -447,19 +461,15 @@ static void child_error(int sock, struct error *err, struct run_result *res)
     }
 }
 
-/* G's pid is known (C has not mounted the root yet, but has unshared its
- * mount namespace): the pidfd, the /proc view's host mount no longer
- * needed (C has its copy, and it must not outlive a killed caller), G into
+/* G's pid is known (C has not mounted the root yet): the pidfd, G into
  * its cgroup, then GO, which G reads once the first half of its root is
  * built.  Before GO: G unshares its cgroup namespace rooted where it is. */
-static int start_in_cgroup(pid_t g_pid, struct run_procview *pv, struct run_cgroup *cg, int sock_g,
-                           int *pidfd, struct run_result *res, struct error *err)
+static int start_in_cgroup(pid_t g_pid, struct run_cgroup *cg, int sock_g, int *pidfd,
+                           struct run_result *res, struct error *err)
 {
     *pidfd = run_pidfd_open(g_pid);
     if (*pidfd < 0)
         return error_errno(err, "pidfd_open %d", (int)g_pid);
-    if (pv && run_procview_detach(pv, err) < 0)
-        return -1;
     if (run_cgroup_add_pid(cg, g_pid, err) < 0) {
         child_error(sock_g, err, res);
         return -1;
@@ -533,7 +543,6 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_spec tee_spec;
     struct run_seccomp filter = {0};
     unsigned etc_mask = spec->rootfs ? etc_missing(spec->rootfs) : 0;
-    cleanup_free char *pv_dir = xasprintf("%s/procview", run_dir);
     cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
     const char *root = spec->rootfs;
     char *etc_text[RUN_ETC_N] = {0};
@@ -568,17 +577,12 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_cgroup_limits lim;
     to_cgroup_limits(&spec->limits, &lim);
     /* The /proc view is served from a thread of P (which outlives the
-     * container) and mounted before C copies the mount namespace; G binds
+     * container), started once C has sent the view's connection; G binds
      * its files over /proc once it has mounted /proc.  Only when there
      * are limits to show: without them the host's values would pass
-     * through anyway, and the mount costs more than the rest of a start
-     * on a slow machine.  A no-op cgroup (rootless without a delegated
-     * tree) has nothing to show either.
-     * C is forked before the cgroup is made, so the union mount comes up
-     * while P writes the cgroup; the view reads it once it is set. */
+     * through anyway.  C is forked before the cgroup is made, so the union
+     * mount comes up while P writes the cgroup. */
     bool want_view = !spec->no_proc_view && run_cgroup_limits_any(&lim);
-    if (want_view && run_procview_start(NULL, &lim, pv_dir, &pv, err) < 0)
-        goto out;
 
     if (spec->log_fd >= 0) {
         /* the log: output comes through pipes (or the pty) to the relay */
@@ -606,7 +610,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         .spec = spec, .root = root, .run_dir = run_dir, .etc_text = etc_text,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
         .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
-        .procview_dir = pv ? run_procview_dir(pv) : NULL,
+        .procview = want_view,
         .seccomp = spec->seccomp_unconfined ? NULL : &filter,
     };
     fflush(NULL);
@@ -625,18 +629,32 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     sg[1] = -1;
     if (run_cgroup_create_in(id, spec->cgroup_parent, &lim, &cg, err) < 0)
         goto fail;
-    if (pv)
-        run_procview_set_cgroup(pv, cg);
 
     /* the helper's steps */
     for (bool ready = false; !ready;) {
         struct run_msg m;
-        int r = run_msg_recv(sc[0], &m, NULL);
+        int fd = -1;
+        int r = run_msg_recv(sc[0], &m, &fd);
         if (r <= 0) {
             error_set(err, 0, "the runtime helper died during setup");
             goto fail;
         }
+        if (fd >= 0 && m.type != RUN_MSG_PROCVIEW) {
+            close(fd);
+            fd = -1;
+        }
         switch (m.type) {
+        case RUN_MSG_PROCVIEW:
+            /* before PID: the view is served before G can ask */
+            if (fd < 0 || pv) {
+                if (fd >= 0)
+                    close(fd);
+                error_set(err, EPROTO, "the runtime helper sent no /proc view");
+                goto fail;
+            }
+            if (run_procview_start(fd, cg, &lim, &pv, err) < 0)
+                goto fail;
+            break;
         case RUN_MSG_MAPS:
             if (run_idmap_write(c_pid, err) < 0)
                 goto fail;
@@ -648,7 +666,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         case RUN_MSG_PID:
             /* G waits for the root from C meanwhile */
             g_pid = m.value;
-            if (start_in_cgroup(g_pid, pv, cg, sg[0], &pidfd, res, err) < 0)
+            if (start_in_cgroup(g_pid, cg, sg[0], &pidfd, res, err) < 0)
                 goto fail;
             break;
         case RUN_MSG_READY:
