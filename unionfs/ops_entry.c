@@ -80,16 +80,18 @@ int ufs_new_node(struct ufs *fs, struct ufs_node *p, int pup, const char *name,
 int ufs_new_entry_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,
                         const char *name)
 {
-    struct ufs_node *n;
-    int r = ufs_new_node(fs, p, pup, name, &n);
-    if (r)
-        return r;
-    struct fuse_entry_param e;
-    r = ufs_fill_entry(fs, n, &e);
+    /* the stat the entry was found with is the reply's (no second fstat) */
+    struct ufs_entry ent;
+    int r = ufs_resolve_new(fs, pup, name, &ent);
     if (r) {
-        ufs_node_forget(fs, n, 1);
+        ufs_entry_release(fs, &ent);
         return r;
     }
+    struct ufs_node *n;
+    ufs_entry_to_node(fs, p, name, &ent, &n);
+    struct fuse_entry_param e;
+    ufs_fill_entry_st(fs, n, &ent.st, &e);
+    ufs_entry_release(fs, &ent);
     fuse_reply_entry(req, &e);
     return 0;
 }
