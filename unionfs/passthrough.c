@@ -323,6 +323,9 @@ void ufs_pt_release(struct ufs *fs, uint64_t ino, uint64_t fh)
         pthread_cond_broadcast(&fs->pt.cond);
     }
     pthread_mutex_unlock(&n->lock);
-    if (id)
+    /* once the session ended, libfuse's unmount may have closed the fd
+     * (and the number may be another file's); the kernel frees the ids
+     * with the connection */
+    if (id && !fuse_session_exited(fs->se))
         ioctl(fs->pt.fuse_fd, UFS_FUSE_DEV_IOC_BACKING_CLOSE, &id);
 }
