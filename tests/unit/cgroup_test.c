@@ -23,35 +23,8 @@
 #include "run/cgroup.h"
 #include "run/cgroup_internal.h"
 #include "run/procview_internal.h"
+#include "tests/unit/support/cgtree.h"
 #include "tests/unit/tap.h"
-
-static char scratch[] = "/tmp/strata-cgroup-XXXXXX";
-
-static void put(const char *rel, const char *text)
-{
-    struct error err;
-    cleanup_free char *p = xasprintf("%s/%s", scratch, rel);
-    cleanup_free char *dir = xstrdup(p);
-    *strrchr(dir, '/') = '\0';
-    mkdir_p_at(AT_FDCWD, dir, 0755, &err);
-    if (atomic_write_at(AT_FDCWD, p, text, strlen(text), 0644, &err) < 0)
-        tap_diag("%s", err.msg);
-}
-
-static char *at(const char *rel)
-{
-    return xasprintf("%s/%s", scratch, rel);
-}
-
-/* The canned trees are the caller's own: unprivileged, name their root as
- * the cgroup parent (root needs none, and must show it needs none). */
-static void canned_parent(void)
-{
-    if (geteuid() != 0)
-        setenv("STRATA_CGROUP_PARENT", "/", 1);
-    else
-        unsetenv("STRATA_CGROUP_PARENT");
-}
 
 static void test_parsers(void)
 {
@@ -96,8 +69,8 @@ static void test_detect(void)
     struct error err;
 
     /* pure v2 */
-    put("v2/cgroup.controllers", "cpuset cpu io memory pids\n");
-    cleanup_free char *v2 = at("v2");
+    cgt_put("v2/cgroup.controllers", "cpuset cpu io memory pids\n");
+    cleanup_free char *v2 = cgt_at("v2");
     tap_is_int(run_cg_layout_detect(v2, "0::/user.slice/user-1000.slice/session-1.scope\n", &l,
                                     &err),
                0, "detect a v2 tree");
@@ -112,10 +85,10 @@ static void test_detect(void)
                            "systemd"};
     for (size_t i = 0; i < ARRAY_SIZE(ctrls); i++) {
         cleanup_free char *f = xasprintf("v1/%s/tasks", ctrls[i]);
-        put(f, "");
+        cgt_put(f, "");
     }
-    cleanup_free char *v1 = at("v1");
-    cleanup_free char *cpu = at("v1/cpu"), *cpuacct = at("v1/cpuacct");
+    cleanup_free char *v1 = cgt_at("v1");
+    cleanup_free char *cpu = cgt_at("v1/cpu"), *cpuacct = cgt_at("v1/cpuacct");
     tap_ok(symlink("cpu,cpuacct", cpu) == 0 && symlink("cpu,cpuacct", cpuacct) == 0,
            "cpu and cpuacct symlinks");
     tap_is_int(run_cg_layout_detect(v1, "4:memory:/a\n3:cpu,cpuacct:/b\n1:name=systemd:/c\n",
@@ -123,7 +96,7 @@ static void test_detect(void)
                0, "detect a v1 tree");
     tap_is_str(run_cgroup_mode_name(l.mode), "v1", "pure v1");
     tap_ok(!l.unified, "no v2 tree");
-    cleanup_free char *mem = at("v1/memory");
+    cleanup_free char *mem = cgt_at("v1/memory");
     tap_is_str(l.v1[RUN_CG_MEMORY], mem, "memory hierarchy");
     tap_ok(l.v1[RUN_CG_CPU] && l.v1[RUN_CG_CPUACCT], "cpu and cpuacct found");
     tap_ok(l.v1[RUN_CG_PIDS] && l.v1[RUN_CG_CPUSET] && l.v1[RUN_CG_BLKIO] &&
@@ -134,12 +107,12 @@ static void test_detect(void)
     run_cg_layout_free(&l);
 
     /* hybrid: v1 controllers plus v2 at unified (this machine's layout) */
-    put("hy/memory/tasks", "");
-    put("hy/cpu/tasks", "");
-    put("hy/pids/tasks", "");
-    put("hy/systemd/tasks", "");
-    put("hy/unified/cgroup.controllers", "hugetlb\n");
-    cleanup_free char *hy = at("hy"), *uni = at("hy/unified");
+    cgt_put("hy/memory/tasks", "");
+    cgt_put("hy/cpu/tasks", "");
+    cgt_put("hy/pids/tasks", "");
+    cgt_put("hy/systemd/tasks", "");
+    cgt_put("hy/unified/cgroup.controllers", "hugetlb\n");
+    cleanup_free char *hy = cgt_at("hy"), *uni = cgt_at("hy/unified");
     tap_is_int(run_cg_layout_detect(hy, "0::/\n", &l, &err), 0, "detect a hybrid tree");
     tap_is_str(run_cgroup_mode_name(l.mode), "hybrid", "hybrid");
     tap_is_str(l.unified, uni, "v2 tree at unified");
@@ -147,7 +120,7 @@ static void test_detect(void)
            "v1 controllers that exist, only those");
     run_cg_layout_free(&l);
 
-    cleanup_free char *missing = at("nothing-here");
+    cleanup_free char *missing = cgt_at("nothing-here");
     tap_is_int(run_cg_layout_detect(missing, "", &l, &err), 0, "a missing root is not an error");
     tap_is_str(run_cgroup_mode_name(l.mode), "none", "and means no cgroups");
     run_cg_layout_free(&l);
@@ -159,28 +132,26 @@ static void test_fake_stats(void)
     struct run_cgroup *cg = NULL;
 
     /* v1 container cgroup with canned accounting */
-    put("v1/memory/strata/c1/memory.usage_in_bytes", "104857600\n");
-    put("v1/memory/strata/c1/memory.memsw.usage_in_bytes", "115343360\n");
-    put("v1/memory/strata/c1/memory.stat",
+    cgt_put("v1/memory/strata/c1/memory.usage_in_bytes", "104857600\n");
+    cgt_put("v1/memory/strata/c1/memory.memsw.usage_in_bytes", "115343360\n");
+    cgt_put("v1/memory/strata/c1/memory.stat",
         "cache 1\ntotal_shmem 4096\nhierarchical_memory_limit 268435456\n"
         "hierarchical_memsw_limit 536870912\ntotal_active_file 20971520\n"
         "total_inactive_file 10485760\ntotal_active_anon 50000\n");
-    put("v1/memory/strata/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
-    put("v1/cpu,cpuacct/strata/c1/cpu.cfs_quota_us", "50000\n");
-    put("v1/cpu,cpuacct/strata/c1/cpu.cfs_period_us", "100000\n");
-    put("v1/cpu,cpuacct/strata/c1/cpuacct.usage", "3000000000\n");
-    put("v1/cpu,cpuacct/strata/c1/cpuacct.usage_user", "2000000000\n");
-    put("v1/cpu,cpuacct/strata/c1/cpuacct.usage_sys", "1000000000\n");
-    put("v1/cpuset/strata/c1/cpuset.effective_cpus", "1\n");
-    put("v1/pids/strata/c1/cgroup.procs", "10\n11\n");
-    put("v1/pids/strata/c1/tasks", "10\n11\n12\n");
-    put("v1/blkio/strata/c1/blkio.throttle.io_service_bytes_recursive",
+    cgt_put("v1/memory/strata/c1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+    cgt_put("v1/cpu,cpuacct/strata/c1/cpu.cfs_quota_us", "50000\n");
+    cgt_put("v1/cpu,cpuacct/strata/c1/cpu.cfs_period_us", "100000\n");
+    cgt_put("v1/cpu,cpuacct/strata/c1/cpuacct.usage", "3000000000\n");
+    cgt_put("v1/cpu,cpuacct/strata/c1/cpuacct.usage_user", "2000000000\n");
+    cgt_put("v1/cpu,cpuacct/strata/c1/cpuacct.usage_sys", "1000000000\n");
+    cgt_put("v1/cpuset/strata/c1/cpuset.effective_cpus", "1\n");
+    cgt_put("v1/pids/strata/c1/cgroup.procs", "10\n11\n");
+    cgt_put("v1/pids/strata/c1/tasks", "10\n11\n12\n");
+    cgt_put("v1/blkio/strata/c1/blkio.throttle.io_service_bytes_recursive",
         "8:0 Read 4096\n8:0 Write 8192\n8:0 Total 12288\nTotal 12288\n");
-    put("v1/blkio/strata/c1/blkio.throttle.io_serviced_recursive",
+    cgt_put("v1/blkio/strata/c1/blkio.throttle.io_serviced_recursive",
         "8:0 Read 1\n8:0 Write 2\n8:0 Total 3\n");
-    cleanup_free char *v1 = at("v1");
-    setenv("STRATA_CGROUP_ROOT", v1, 1);
-    canned_parent();
+    cgt_use("v1");
     tap_is_int(run_cgroup_open("c1", &cg, &err), 0, "open a v1 container cgroup");
     if (!cg)
         return;
@@ -216,21 +187,21 @@ static void test_fake_stats(void)
            "opening a missing container fails with ENOENT");
 
     /* v2: a parent limit tighter than the container's own wins */
-    put("v2/strata/memory.max", "134217728\n");
-    put("v2/strata/c2/memory.max", "268435456\n");
-    put("v2/strata/c2/memory.current", "52428800\n");
-    put("v2/strata/c2/memory.swap.max", "0\n");
-    put("v2/strata/c2/memory.swap.current", "0\n");
-    put("v2/strata/c2/memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 0\n");
-    put("v2/strata/c2/memory.stat", "anon 100\nfile 300\nactive_file 1000\ninactive_file 2000\n");
-    put("v2/strata/c2/cpu.max", "100000 100000\n");
-    put("v2/strata/c2/cpu.stat", "usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
-    put("v2/strata/c2/cpuset.cpus", "\n");
-    put("v2/strata/c2/cpuset.cpus.effective", "0-1\n");
-    put("v2/strata/c2/pids.max", "max\n");
-    put("v2/strata/c2/cgroup.procs", "7\n");
-    put("v2/strata/c2/io.stat", "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
-    cleanup_free char *v2 = at("v2");
+    cgt_put("v2/strata/memory.max", "134217728\n");
+    cgt_put("v2/strata/c2/memory.max", "268435456\n");
+    cgt_put("v2/strata/c2/memory.current", "52428800\n");
+    cgt_put("v2/strata/c2/memory.swap.max", "0\n");
+    cgt_put("v2/strata/c2/memory.swap.current", "0\n");
+    cgt_put("v2/strata/c2/memory.events", "low 0\nhigh 0\nmax 5\noom 1\noom_kill 0\n");
+    cgt_put("v2/strata/c2/memory.stat", "anon 100\nfile 300\nactive_file 1000\ninactive_file 2000\n");
+    cgt_put("v2/strata/c2/cpu.max", "100000 100000\n");
+    cgt_put("v2/strata/c2/cpu.stat", "usage_usec 5\nuser_usec 3\nsystem_usec 2\n");
+    cgt_put("v2/strata/c2/cpuset.cpus", "\n");
+    cgt_put("v2/strata/c2/cpuset.cpus.effective", "0-1\n");
+    cgt_put("v2/strata/c2/pids.max", "max\n");
+    cgt_put("v2/strata/c2/cgroup.procs", "7\n");
+    cgt_put("v2/strata/c2/io.stat", "8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n");
+    cleanup_free char *v2 = cgt_at("v2");
     setenv("STRATA_CGROUP_ROOT", v2, 1);
     tap_is_int(run_cgroup_open("c2", &cg, &err), 0, "open a v2 container cgroup");
     if (!cg)
@@ -532,18 +503,18 @@ static void test_delegation(void)
         tap_skip("delegation walk: needs root to chown a fake tree");
         return;
     }
-    chmod(scratch, 0755); /* uid 65534 walks it */
-    put("dg/cgroup.controllers", "memory pids\n");
-    put("dg/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope/cgroup.procs", "");
+    chmod(cgt_dir(), 0755); /* uid 65534 walks it */
+    cgt_put("dg/cgroup.controllers", "memory pids\n");
+    cgt_put("dg/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope/cgroup.procs", "");
     const char *owned[] = {"dg/user.slice/user-65534.slice/user@65534.service",
                            "dg/user.slice/user-65534.slice/user@65534.service/app.slice",
                            "dg/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope"};
     for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
-        cleanup_free char *d = at(owned[i]);
+        cleanup_free char *d = cgt_at(owned[i]);
         if (chown(d, 65534, 65534) < 0)
             tap_diag("chown %s: %s", d, strerror(errno));
     }
-    cleanup_free char *root = at("dg");
+    cleanup_free char *root = cgt_at("dg");
     int p[2];
     if (pipe(p) < 0)
         return;
@@ -624,19 +595,19 @@ static void test_delegation_v1(void)
         tap_skip("v1 delegation: needs root to chown a fake tree");
         return;
     }
-    chmod(scratch, 0755);
-    put("d1/unified/cgroup.controllers", "");
-    put("d1/memory/tasks", "");
-    put("d1/memory/deleg/sub/tasks", "");
-    put("d1/cpu/tasks", "");
-    put("d1/cpu/other/tasks", "");
+    chmod(cgt_dir(), 0755);
+    cgt_put("d1/unified/cgroup.controllers", "");
+    cgt_put("d1/memory/tasks", "");
+    cgt_put("d1/memory/deleg/sub/tasks", "");
+    cgt_put("d1/cpu/tasks", "");
+    cgt_put("d1/cpu/other/tasks", "");
     const char *owned[] = {"d1/memory/deleg", "d1/memory/deleg/sub"};
     for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
-        cleanup_free char *d = at(owned[i]);
+        cleanup_free char *d = cgt_at(owned[i]);
         if (chown(d, 65534, 65534) < 0)
             tap_diag("chown %s: %s", d, strerror(errno));
     }
-    cleanup_free char *root = at("d1");
+    cleanup_free char *root = cgt_at("d1");
     const char *self = "4:memory:/deleg/sub\n1:cpu:/other\n0::/\n";
     cleanup_free char *mem = v1_base_as(root, self, RUN_CG_MEMORY, NULL);
     cleanup_free char *want = xasprintf("%s/memory/deleg/strata", root);
@@ -654,18 +625,6 @@ static void test_delegation_v1(void)
     tap_ok(strstr(bad, "without `..`") != NULL, "STRATA_CGROUP_PARENT with `..`: refused");
 }
 
-static char *slurp_at(const char *rel)
-{
-    cleanup_free char *p = at(rel);
-    char *buf = NULL;
-    size_t len;
-    struct error err;
-    if (read_file_at(AT_FDCWD, p, &buf, &len, &err) < 0)
-        return xstrdup("(missing)");
-    buf[strcspn(buf, "\n")] = '\0';
-    return buf;
-}
-
 /* The whole v2 path on canned files (this host's v2 controllers are bound
  * to v1, so the real tree cannot carry limits): create writes memory.max,
  * memory.swap.max, cpu.max, pids.max and cpuset.cpus; add_pid writes
@@ -677,27 +636,8 @@ static void test_canned_v2(void)
 {
     struct error err = {0};
     const char *id = "cv2";
-    put("cv/cgroup.controllers", "cpuset cpu io memory pids\n");
-    put("cv/cgroup.subtree_control", "");
-    put("cv/strata/cgroup.controllers", "cpuset cpu io memory pids\n");
-    put("cv/strata/cgroup.subtree_control", "");
-    const char *files[] = {"memory.max", "memory.swap.max", "cpu.max", "pids.max",
-                           "cpuset.cpus", "cgroup.procs"};
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-        cleanup_free char *f = xasprintf("cv/strata/%s/%s", id, files[i]);
-        put(f, "");
-    }
-    put("cv/strata/cv2/memory.current", "104857600\n");
-    put("cv/strata/cv2/memory.swap.current", "4096\n");
-    put("cv/strata/cv2/memory.stat",
-        "anon 60000000\nfile 44857600\nshmem 20000000\nactive_anon 1\ninactive_anon 2\n"
-        "active_file 4857600\ninactive_file 20000000\nslab_reclaimable 5\n");
-    put("cv/strata/cv2/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n");
-    put("cv/strata/cv2/cpuset.cpus.effective", "2-3\n");
-    put("cv/strata/cv2/cpu.stat", "usage_usec 7000\nuser_usec 4000\nsystem_usec 3000\n");
-    cleanup_free char *root = at("cv");
-    setenv("STRATA_CGROUP_ROOT", root, 1);
-    canned_parent();
+    cgt_v2("cv", id, "2-3");
+    cgt_use("cv");
 
     struct run_cgroup_limits lim;
     run_cgroup_limits_init(&lim);
@@ -713,27 +653,27 @@ static void test_canned_v2(void)
         return;
     }
     tap_is_str(run_cgroup_mode_name(run_cgroup_get_mode(cg)), "v2", "canned v2: pure v2");
-    cleanup_free char *dir = at("cv/strata/cv2");
+    cleanup_free char *dir = cgt_at("cv/strata/cv2");
     tap_is_str(run_cgroup_path(cg), dir, "canned v2: <root>/strata/ID");
     char *v;
-    tap_is_str((v = slurp_at("cv/strata/cv2/memory.max")), "268435456", "memory.max = -m");
+    tap_is_str((v = cgt_first_line("cv/strata/cv2/memory.max")), "268435456", "memory.max = -m");
     free(v);
-    tap_is_str((v = slurp_at("cv/strata/cv2/memory.swap.max")), "268435456",
+    tap_is_str((v = cgt_first_line("cv/strata/cv2/memory.swap.max")), "268435456",
                "memory.swap.max = as much swap as memory (docker's default)");
     free(v);
-    tap_is_str((v = slurp_at("cv/strata/cv2/cpu.max")), "150000 100000", "cpu.max from --cpus 1.5");
+    tap_is_str((v = cgt_first_line("cv/strata/cv2/cpu.max")), "150000 100000", "cpu.max from --cpus 1.5");
     free(v);
-    tap_is_str((v = slurp_at("cv/strata/cv2/pids.max")), "50", "pids.max");
+    tap_is_str((v = cgt_first_line("cv/strata/cv2/pids.max")), "50", "pids.max");
     free(v);
-    tap_is_str((v = slurp_at("cv/strata/cv2/cpuset.cpus")), "2-3", "cpuset.cpus");
+    tap_is_str((v = cgt_first_line("cv/strata/cv2/cpuset.cpus")), "2-3", "cpuset.cpus");
     free(v);
-    tap_ok((v = slurp_at("cv/strata/cgroup.subtree_control")) && v[0] == '+',
+    tap_ok((v = cgt_first_line("cv/strata/cgroup.subtree_control")) && v[0] == '+',
            "the controllers are enabled for the children");
     free(v);
     tap_is_int(run_cgroup_add_pid(cg, getpid(), &err), 0, "add_pid");
     char me[32];
     snprintf(me, sizeof me, "%d", (int)getpid());
-    tap_is_str((v = slurp_at("cv/strata/cv2/cgroup.procs")), me, "cgroup.procs has the pid");
+    tap_is_str((v = cgt_first_line("cv/strata/cv2/cgroup.procs")), me, "cgroup.procs has the pid");
     free(v);
 
     struct run_cgroup_memory_stats m;
@@ -769,9 +709,9 @@ static void test_canned_v2(void)
                "view: ceil(1.5) = 2 cpus of the cpuset");
     tap_is_str(list, "2-3", "view: the cpuset's cpus");
     /* no quota ("max"), a memory limit of "max": unlimited */
-    put("cv/strata/cv2/cpu.max", "max 100000\n");
-    put("cv/strata/cv2/memory.max", "max\n");
-    put("cv/strata/cv2/memory.events", "oom 0\noom_kill 0\n");
+    cgt_put("cv/strata/cv2/cpu.max", "max 100000\n");
+    cgt_put("cv/strata/cv2/memory.max", "max\n");
+    cgt_put("cv/strata/cv2/memory.events", "oom 0\noom_kill 0\n");
     run_cgroup_cpu_stats(cg, &c, &err);
     tap_ok(c.quota_us == -1 && c.period_us == 100000, "cpu.max `max 100000`: no quota");
     run_cgroup_memory_stats(cg, &m, &err);
@@ -780,8 +720,8 @@ static void test_canned_v2(void)
     run_cgroup_free(cg);
 
     /* a request the tree cannot carry (no pids.max in the child) fails plainly */
-    put("cv/strata/cv3/memory.max", "");
-    put("cv/strata/cv3/cgroup.procs", "");
+    cgt_put("cv/strata/cv3/memory.max", "");
+    cgt_put("cv/strata/cv3/cgroup.procs", "");
     run_cgroup_limits_init(&lim);
     lim.pids_max = 10;
     tap_ok(run_cgroup_create("cv3", &lim, &cg, &err) < 0 &&
@@ -801,24 +741,22 @@ static void test_canned_hybrid(void)
     const char *h[] = {"memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "freezer"};
     for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
         cleanup_free char *f = xasprintf("ch/%s/tasks", h[i]);
-        put(f, "");
+        cgt_put(f, "");
     }
-    put("ch/unified/cgroup.controllers", "");
-    put("ch/unified/cgroup.subtree_control", "");
-    put("ch/memory/strata/ch1/memory.limit_in_bytes", "");
-    put("ch/memory/strata/ch1/memory.memsw.limit_in_bytes", "");
-    put("ch/memory/strata/ch1/cgroup.procs", "");
-    put("ch/memory/strata/ch1/memory.usage_in_bytes", "1048576\n");
-    put("ch/memory/strata/ch1/memory.stat", "hierarchical_memory_limit 67108864\n"
+    cgt_put("ch/unified/cgroup.controllers", "");
+    cgt_put("ch/unified/cgroup.subtree_control", "");
+    cgt_put("ch/memory/strata/ch1/memory.limit_in_bytes", "");
+    cgt_put("ch/memory/strata/ch1/memory.memsw.limit_in_bytes", "");
+    cgt_put("ch/memory/strata/ch1/cgroup.procs", "");
+    cgt_put("ch/memory/strata/ch1/memory.usage_in_bytes", "1048576\n");
+    cgt_put("ch/memory/strata/ch1/memory.stat", "hierarchical_memory_limit 67108864\n"
                                             "total_active_file 0\ntotal_inactive_file 0\n");
-    put("ch/cpu/strata/ch1/cpu.cfs_quota_us", "");
-    put("ch/cpu/strata/ch1/cpu.cfs_period_us", "");
-    put("ch/cpu/strata/ch1/cgroup.procs", "");
-    put("ch/unified/strata/ch1/cgroup.procs", "");
-    put("ch/unified/strata/ch1/cpu.stat", "usage_usec 9\nuser_usec 5\nsystem_usec 4\n");
-    cleanup_free char *root = at("ch");
-    setenv("STRATA_CGROUP_ROOT", root, 1);
-    canned_parent();
+    cgt_put("ch/cpu/strata/ch1/cpu.cfs_quota_us", "");
+    cgt_put("ch/cpu/strata/ch1/cpu.cfs_period_us", "");
+    cgt_put("ch/cpu/strata/ch1/cgroup.procs", "");
+    cgt_put("ch/unified/strata/ch1/cgroup.procs", "");
+    cgt_put("ch/unified/strata/ch1/cpu.stat", "usage_usec 9\nuser_usec 5\nsystem_usec 4\n");
+    cgt_use("ch");
     struct run_cgroup_limits lim;
     run_cgroup_limits_init(&lim);
     lim.memory = 64 << 20;
@@ -834,18 +772,18 @@ static void test_canned_hybrid(void)
     int made = 0;
     for (size_t i = 0; i < ARRAY_SIZE(h); i++) {
         cleanup_free char *d = xasprintf("ch/%s/strata/ch1", h[i]);
-        cleanup_free char *p = at(d);
+        cleanup_free char *p = cgt_at(d);
         made += access(p, F_OK) == 0;
     }
     tap_is_int(made, 2, "canned hybrid: only memory and cpu among the v1 hierarchies");
     char *v;
-    tap_is_str((v = slurp_at("ch/memory/strata/ch1/memory.limit_in_bytes")), "67108864",
+    tap_is_str((v = cgt_first_line("ch/memory/strata/ch1/memory.limit_in_bytes")), "67108864",
                "memory.limit_in_bytes");
     free(v);
-    tap_is_str((v = slurp_at("ch/memory/strata/ch1/memory.memsw.limit_in_bytes")), "134217728",
+    tap_is_str((v = cgt_first_line("ch/memory/strata/ch1/memory.memsw.limit_in_bytes")), "134217728",
                "memsw = 2 x memory by default");
     free(v);
-    tap_is_str((v = slurp_at("ch/cpu/strata/ch1/cpu.cfs_quota_us")), "50000", "cfs quota");
+    tap_is_str((v = cgt_first_line("ch/cpu/strata/ch1/cpu.cfs_quota_us")), "50000", "cfs quota");
     free(v);
     /* add_pid pins us to the one cpu --cpus 0.5 shows: undo it after */
     cpu_set_t saved;
@@ -858,7 +796,7 @@ static void test_canned_hybrid(void)
     sched_setaffinity(0, sizeof saved, &saved);
     char me[32];
     snprintf(me, sizeof me, "%d", (int)getpid());
-    tap_ok((v = slurp_at("ch/unified/strata/ch1/cgroup.procs")) && !strcmp(v, me),
+    tap_ok((v = cgt_first_line("ch/unified/strata/ch1/cgroup.procs")) && !strcmp(v, me),
            "the v2 tracker has the pid");
     free(v);
     struct run_cgroup_cpu_stats c;
@@ -888,12 +826,12 @@ static void test_canned_hybrid(void)
         run_cgroup_free(again);
     }
     unsetenv("STRATA_CGROUP_PARENT");
-    cleanup_free char *other = at("ch/memory/strata/other");
+    cleanup_free char *other = cgt_at("ch/memory/strata/other");
     struct run_cgroup_dir bad[] = {{"memory", other}};
     tap_ok(run_cgroup_open_dirs("ch1", RUN_CGROUP_MODE_HYBRID, bad, 1, &again, &err) < 0 &&
                err.code == EINVAL,
            "a recorded directory not named after the container is refused");
-    cleanup_free char *gone = at("ch/memory/strata/gone/ch1");
+    cleanup_free char *gone = cgt_at("ch/memory/strata/gone/ch1");
     struct run_cgroup_dir missing[] = {{"memory", gone}};
     tap_ok(run_cgroup_open_dirs("ch1", RUN_CGROUP_MODE_HYBRID, missing, 1, &again, &err) < 0 &&
                err.code == ENOENT,
@@ -901,7 +839,7 @@ static void test_canned_hybrid(void)
     run_cgroup_free(cg);
 
     /* an explicit parent that is not there: an error naming the path */
-    setenv("STRATA_CGROUP_ROOT", root, 1);
+    cgt_use("ch");
     cg = NULL;
     tap_ok(run_cgroup_create_in("ch2", "/nope", NULL, &cg, &err) < 0 &&
                strstr(err.msg, "unified/nope` does not exist"),
@@ -913,7 +851,7 @@ static void test_canned_hybrid(void)
 
 int main(void)
 {
-    if (!mkdtemp(scratch))
+    if (!cgt_init())
         return 1;
     test_parsers();
     test_detect();
@@ -925,7 +863,6 @@ int main(void)
     test_delegation();
     test_delegation_v1();
     test_rootless();
-    struct error err;
-    rm_rf_at(AT_FDCWD, scratch, &err);
+    cgt_cleanup();
     return tap_done();
 }
