@@ -88,6 +88,11 @@ struct run_spec {
     bool no_proc_view; /* do not serve the limits-aware /proc files */
     bool seccomp_unconfined; /* no default seccomp filter (run/seccomp.c) */
     const char *seccomp_cache; /* optional: a directory for compiled filters */
+    /* optional, with lowers: where a read-only layer holding empty
+     * /etc/hostname, hosts and resolv.conf is kept (made once), put below
+     * the image's layers so the etc files have something to be mounted
+     * over without a change to the upper */
+    const char *etc_lower;
     /* optional, with tty: the pty's output also goes to the clients of
      * this attach socket, which may type into it (run/attach.h) */
     struct run_attach *attach;

@@ -154,6 +154,7 @@ struct helper_ctx {
     const char *root;
     const char *run_dir;
     char *const *etc_text;
+    const char *etc_lower; /* spec->etc_lower when ready, else NULL */
     int sock_c; /* C's end toward P */
     int sock_g; /* G's end toward P (inherited by G) */
     int other_c, other_g; /* P's ends, closed in C */
@@ -278,8 +279,13 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         size_t n = 0;
         while (h->spec->lowers[n])
             n++;
+        const char **lowers = xcalloc(n + 2, sizeof *lowers);
+        memcpy(lowers, h->spec->lowers, n * sizeof *lowers);
+        /* below the image's layers: the etc files' mount points */
+        if (h->etc_lower)
+            lowers[n++] = h->etc_lower;
         struct ufs_options o = {
-            .lowers = (const char **)h->spec->lowers,
+            .lowers = lowers,
             .n_lowers = n,
             .upper = h->spec->upper,
             .work = h->spec->work,
@@ -351,6 +357,38 @@ static void make_etc_text(const struct run_spec *spec, const char *hostname,
         out[o] = '\0';
     }
     text[RUN_ETC_RESOLV] = out;
+}
+
+/* spec->etc_lower: made once (a temp directory renamed into place, so no
+ * run ever sees half of it).  False when it cannot be had. */
+static bool etc_lower_ready(const char *path)
+{
+    cleanup_free char *probe = xasprintf("%s/etc/resolv.conf", path);
+    if (access(probe, F_OK) == 0)
+        return true;
+    cleanup_free char *tmp = xasprintf("%s.XXXXXX", path);
+    if (!mkdtemp(tmp))
+        return false;
+    bool ok = chmod(tmp, 0755) == 0;
+    cleanup_close int d = -1;
+    if (ok) {
+        cleanup_free char *etc = xasprintf("%s/etc", tmp);
+        ok = mkdir(etc, 0755) == 0 && chmod(etc, 0755) == 0 &&
+             (d = open(etc, O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0;
+    }
+    for (size_t i = 0; ok && run_etc_placeholders[i]; i++) {
+        const char *name = strrchr(run_etc_placeholders[i], '/') + 1;
+        int f = openat(d, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        ok = f >= 0 && fchmod(f, 0644) == 0;
+        if (f >= 0)
+            close(f);
+    }
+    if (ok && rename(tmp, path) == 0)
+        return true;
+    struct error ignore = {0};
+    rm_rf_at(AT_FDCWD, tmp, &ignore);
+    /* another run may have made it meanwhile */
+    return access(probe, F_OK) == 0;
 }
 
 /* The etc files are bind-mounted over placeholders; a placeholder made in
@@ -515,7 +553,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     cleanup_free char *hostname =
         spec->hostname ? xstrdup(spec->hostname) : xstrndup(id, 12);
 
-    /* the run dir: etc files and the union mount point */
+    /* the run dir: the etc files' fallback home (kernels before open_tree of
+     * a detached mount) */
     cleanup_free char *tmp_dir = NULL;
     const char *run_dir = spec->run_dir;
     if (!run_dir) {
@@ -543,18 +582,16 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_spec tee_spec;
     struct run_seccomp filter = {0};
     unsigned etc_mask = spec->rootfs ? etc_missing(spec->rootfs) : 0;
-    cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
     const char *root = spec->rootfs;
     char *etc_text[RUN_ETC_N] = {0};
 
     make_etc_text(spec, hostname, etc_text);
-    if (spec->lowers) {
-        if (mkdir(mnt, 0755) < 0 && errno != EEXIST) {
-            error_errno(err, "mkdir `%s`", mnt);
-            goto out;
-        }
-        root = mnt;
-    }
+    /* The union is mounted over its own upper, in the helper's mount
+     * namespace: the helper has the upper open already, and nothing else
+     * sees that namespace.  No mount point to make and remove (on a disk
+     * that discards synchronously, each directory removed costs a wait). */
+    if (spec->lowers)
+        root = spec->upper;
 
     run_forwarded_signals(&fwd);
     if (pthread_sigmask(SIG_BLOCK, &fwd, &old_mask) != 0) {
@@ -608,6 +645,9 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
 
     struct helper_ctx h = {
         .spec = spec, .root = root, .run_dir = run_dir, .etc_text = etc_text,
+        .etc_lower = spec->lowers && spec->etc_lower && etc_lower_ready(spec->etc_lower)
+                         ? spec->etc_lower
+                         : NULL,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
         .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
         .procview = want_view,
