@@ -1,7 +1,7 @@
 /* The /proc view's FUSE side (low-level API): one flat directory of
  * read-only files whose text is rendered at open time (procview_render.c)
  * and served with direct_io, so readers always get fresh numbers and the
- * size-0-like /proc semantics.  One thread polls /dev/fuse and an eventfd
+ * size-0-like /proc semantics.  One thread waits on /dev/fuse and an eventfd
  * (stop) and, every 5 s, samples the cgroup's runnable tasks for loadavg. */
 #define FUSE_USE_VERSION 312
 
@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -67,7 +68,8 @@ struct run_procview {
     struct pv_handle *handles; /* only the serving thread touches it, stop after join */
     pthread_t thread;
     bool thread_started;
-    int stop_fd;            /* eventfd: wakes the thread (stop, or a new notify_fd) */
+    int stop_fd;            /* eventfd: wakes the thread to stop */
+    int epoll_fd;           /* what the thread waits on: /dev/fuse, stop_fd, notify_fd */
     atomic_bool stopping;
     atomic_int notify_fd;   /* seccomp listener for sysinfo, -1 none */
     /* borrowed, set at start or later (run_procview_set_cgroup, before the
@@ -328,6 +330,21 @@ static void pv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     fuse_reply_buf(req, buf, used);
 }
 
+/* Every file is direct_io and dropped from the page cache at open, so
+ * nothing is gained by the kernel asking for the attributes to check the
+ * cache (a GETATTR before the prime's READDIRPLUS). */
+static void pv_init(void *userdata, struct fuse_conn_info *conn)
+{
+    conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+}
+
+/* No state per open directory: ENOSYS tells the kernel to stop sending
+ * OPENDIR and RELEASEDIR (the prime's getdents is then one READDIRPLUS). */
+static void pv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    fuse_reply_err(req, ENOSYS);
+}
+
 /* The same listing with every entry's attributes: the kernel caches the
  * entries, so one READDIRPLUS stands for the seven LOOKUPs of the binds
  * (run_procview_prime). */
@@ -428,8 +445,10 @@ static void pv_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 static const struct fuse_lowlevel_ops pv_ops = {
+    .init = pv_init,
     .lookup = pv_lookup,
     .getattr = pv_getattr,
+    .opendir = pv_opendir,
     .readdir = pv_readdir,
     .readdirplus = pv_readdirplus,
     .open = pv_open,
@@ -492,52 +511,52 @@ out:
     seccomp_notify_free(req, resp);
 }
 
+enum { EV_FUSE, EV_STOP, EV_NOTIFY };
+
 static void *pv_thread(void *arg)
 {
     struct run_procview *pv = arg;
     struct fuse_buf fbuf = {.mem = NULL};
-    int fd = fuse_session_fd(pv->se);
     for (;;) {
-        int nfd = atomic_load(&pv->notify_fd);
-        struct pollfd p[3] = {{.fd = fd, .events = POLLIN},
-                              {.fd = pv->stop_fd, .events = POLLIN},
-                              {.fd = nfd, .events = POLLIN}};
-        long wait = ms_until(&pv->next_sample);
-        int r = poll(p, nfd >= 0 ? 3 : 2, (int)wait);
-        if (r < 0 && errno != EINTR)
+        struct epoll_event ev[3];
+        int n = epoll_wait(pv->epoll_fd, ev, 3, (int)ms_until(&pv->next_sample));
+        if (n < 0 && errno != EINTR)
             break;
-        if (r > 0 && p[1].revents) {
-            uint64_t v;
-            if (read(pv->stop_fd, &v, sizeof v) < 0 && errno != EAGAIN)
-                break;
-            if (atomic_load(&pv->stopping))
-                break;
-            continue; /* a new notify_fd: poll it too */
-        }
+        if (atomic_load(&pv->stopping))
+            break;
         if (ms_until(&pv->next_sample) == 0) {
             sample_load(pv);
             pv->next_sample.tv_sec += LOAD_INTERVAL_MS / 1000;
         }
-        if (r > 0 && nfd >= 0 && p[2].revents) {
-            if (p[2].revents & POLLIN)
-                handle_sysinfo(pv, nfd);
-            else if (p[2].revents & (POLLHUP | POLLERR | POLLNVAL)) {
-                /* every process of the filter is gone */
-                atomic_store(&pv->notify_fd, -1);
-                close(nfd);
+        bool done = false;
+        for (int i = 0; i < n && !done; i++) {
+            uint32_t e = ev[i].events;
+            if (ev[i].data.u32 == EV_NOTIFY) {
+                int nfd = atomic_load(&pv->notify_fd);
+                if (e & EPOLLIN)
+                    handle_sysinfo(pv, nfd);
+                else if (e & (EPOLLHUP | EPOLLERR)) {
+                    /* every process of the filter is gone */
+                    atomic_store(&pv->notify_fd, -1);
+                    close(nfd);
+                }
+            } else if (ev[i].data.u32 == EV_FUSE) {
+                if (e & (EPOLLERR | EPOLLHUP)) {
+                    done = true; /* connection aborted */
+                    break;
+                }
+                int res = fuse_session_receive_buf(pv->se, &fbuf);
+                if (res == -EINTR || res == -EAGAIN)
+                    continue;
+                if (res <= 0) {
+                    done = true;
+                    break;
+                }
+                fuse_session_process_buf(pv->se, &fbuf);
+                done = fuse_session_exited(pv->se);
             }
         }
-        if (r > 0 && (p[0].revents & (POLLERR | POLLHUP | POLLNVAL)))
-            break; /* unmounted / connection aborted */
-        if (r > 0 && (p[0].revents & POLLIN)) {
-            int res = fuse_session_receive_buf(pv->se, &fbuf);
-            if (res == -EINTR || res == -EAGAIN)
-                continue;
-            if (res <= 0)
-                break;
-            fuse_session_process_buf(pv->se, &fbuf);
-        }
-        if (fuse_session_exited(pv->se))
+        if (done)
             break;
     }
     free(fbuf.mem);
@@ -575,9 +594,10 @@ int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *er
         close(fd);
         return error_set(err, EBUSY, "proc view: already serving a sysinfo filter");
     }
-    uint64_t one = 1;
-    if (write(pv->stop_fd, &one, sizeof one) < 0)
-        return error_errno(err, "proc view: wake the server thread");
+    /* the thread's epoll set takes it without waking the thread */
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_NOTIFY};
+    if (epoll_ctl(pv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return error_errno(err, "proc view: watch the sysinfo filter");
     return 0;
 }
 
@@ -633,6 +653,7 @@ int run_procview_start(int dev_fd, struct run_cgroup *cg, const struct run_cgrou
     pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
     pv->start = boottime();
     pv->stop_fd = -1;
+    pv->epoll_fd = -1;
     atomic_init(&pv->stopping, false);
     atomic_init(&pv->notify_fd, -1);
     pthread_mutex_init(&pv->lock, NULL);
@@ -665,8 +686,16 @@ int run_procview_start(int dev_fd, struct run_cgroup *cg, const struct run_cgrou
         free(fbuf.mem);
     }
     pv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (pv->stop_fd < 0) {
-        error_errno(err, "proc view: eventfd");
+    pv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (pv->stop_fd < 0 || pv->epoll_fd < 0) {
+        error_errno(err, "proc view: eventfd/epoll");
+        goto fail;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_FUSE};
+    struct epoll_event sev = {.events = EPOLLIN, .data.u32 = EV_STOP};
+    if (epoll_ctl(pv->epoll_fd, EPOLL_CTL_ADD, dev_fd, &ev) < 0 ||
+        epoll_ctl(pv->epoll_fd, EPOLL_CTL_ADD, pv->stop_fd, &sev) < 0) {
+        error_errno(err, "proc view: epoll_ctl");
         goto fail;
     }
     /* the server thread takes no signals: SIGINT/SIGTERM aimed at the
@@ -708,6 +737,8 @@ void run_procview_stop(struct run_procview *pv)
         close(nfd);
     if (pv->stop_fd >= 0)
         close(pv->stop_fd);
+    if (pv->epoll_fd >= 0)
+        close(pv->epoll_fd);
     pthread_mutex_destroy(&pv->lock);
     free(pv);
 }
