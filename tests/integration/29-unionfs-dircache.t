@@ -74,6 +74,7 @@ dircache() {
     is "$(names "$M/mg"):$(names "$M/mg/lo2"):$(names "$M/up")" "lo2 u y :b c d p s sub :l x x2 " \
         "$mode: a fresh mount lists the same"
     ufs_umount "$M"
+    ufs_sanitizer_clean "$mode"
 }
 
 ufs_root_and_rootless dircache
