@@ -294,6 +294,8 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             /* the etc files' mount points, made before the mount so G
              * copies nothing up through it */
             .placeholders = run_etc_placeholders,
+            /* G's first steps need no answer from the mount */
+            .async_init = true,
         };
         struct ufs_mount *um = NULL;
         if (ufs_mount_start(&o, h->root, &um, &e) < 0) {

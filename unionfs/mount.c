@@ -20,6 +20,7 @@ struct ufs_mount {
     pthread_t thread;
     int loop_result;
     dev_t dev;      /* st_dev of the mount: its fusectl connection number */
+    char *mountpoint; /* with async_init: dev is looked up when needed */
 };
 
 static void *serve(void *arg)
@@ -127,6 +128,12 @@ int ufs_mount_start(const struct ufs_options *o, const char *mountpoint,
         free(m);
         return error_code(err, r, "start serving `%s`", mountpoint);
     }
+    if (o->async_init) {
+        /* the first request waits for INIT in the kernel */
+        m->mountpoint = xstrdup(mountpoint);
+        *out = m;
+        return 0;
+    }
     /* The kernel sends INIT as soon as the mount exists; the first access
      * would wait for it anyway, but callers that fork right away should
      * find a mount that answers. */
@@ -158,6 +165,9 @@ int ufs_mount_stop(struct ufs_mount *m, struct error *err)
     if (!m)
         return 0;
     struct ufs *fs = m->fs;
+    struct stat st;
+    if (m->mountpoint && stat(m->mountpoint, &st) == 0)
+        m->dev = st.st_dev;
     fuse_session_exit(fs->se);
     /* lazy unmount: the kernel ends the connection once it is unused, and
      * the pending read in each serving thread returns */
@@ -180,6 +190,7 @@ int ufs_mount_stop(struct ufs_mount *m, struct error *err)
     }
     fuse_session_destroy(fs->se);
     ufs_fs_free(fs);
+    free(m->mountpoint);
     free(m);
     return 0;
 }

@@ -57,6 +57,9 @@ struct ufs_options {
     /* never FUSE passthrough (for comparisons): as root on Linux >= 6.9
      * reads and writes of open files otherwise skip the daemon */
     bool no_passthrough;
+    /* ufs_mount_start only: return once the mount exists, before the
+     * kernel's INIT is answered (the first request waits for it) */
+    bool async_init;
 };
 
 struct ufs_mount;
