@@ -152,4 +152,5 @@ more" "rootless: append through the fallback"
 else
     skip "no fusermount3: rootless half not run"
 fi
+ufs_sanitizer_clean passthrough
 done_testing
