@@ -19,7 +19,6 @@
 is_root || skip_all "needs root to delegate a cgroup to uid $TEST_UID"
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
-command -v fusermount3 >/dev/null || skip_all "fusermount3 is missing (rootless /proc view)"
 [ -f /sys/fs/cgroup/memory/tasks ] && [ -f /sys/fs/cgroup/cpu/tasks ] ||
     skip_all "not a cgroup v1/hybrid machine with memory and cpu hierarchies"
 R=$T/rootfs
