@@ -555,8 +555,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     cleanup_free char *hostname =
         spec->hostname ? xstrdup(spec->hostname) : xstrndup(id, 12);
 
-    /* the run dir: the etc files' fallback home (kernels before open_tree of
-     * a detached mount) */
+    /* the run dir: the union's mount point, the etc files' fallback home
+     * (kernels before open_tree of a detached mount) */
     cleanup_free char *tmp_dir = NULL;
     const char *run_dir = spec->run_dir;
     if (!run_dir) {
@@ -584,16 +584,18 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_spec tee_spec;
     struct run_seccomp filter = {0};
     unsigned etc_mask = spec->rootfs ? etc_missing(spec->rootfs) : 0;
+    cleanup_free char *mnt = xasprintf("%s/rootfs", run_dir);
     const char *root = spec->rootfs;
     char *etc_text[RUN_ETC_N] = {0};
 
     make_etc_text(spec, hostname, etc_text);
-    /* The union is mounted over its own upper, in the helper's mount
-     * namespace: the helper has the upper open already, and nothing else
-     * sees that namespace.  No mount point to make and remove (on a disk
-     * that discards synchronously, each directory removed costs a wait). */
-    if (spec->lowers)
-        root = spec->upper;
+    if (spec->lowers) {
+        if (mkdir(mnt, 0755) < 0 && errno != EEXIST) {
+            error_errno(err, "mkdir `%s`", mnt);
+            goto out;
+        }
+        root = mnt;
+    }
 
     run_forwarded_signals(&fwd);
     if (pthread_sigmask(SIG_BLOCK, &fwd, &old_mask) != 0) {
