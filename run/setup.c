@@ -157,8 +157,9 @@ void run_child_main(struct run_child_ctx *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0);
 
-    /* the /proc view's lookups, while the helper mounts the union */
-    if (c->procview_dir)
+    /* the /proc view's lookups before the root is there; with a union
+     * root, the helper does them once it is (G has work then) */
+    if (c->procview_dir && !s->lowers)
         run_procview_prime(c->procview_dir);
     /* the union mount is up in the helper's mount namespace: copy it
      * (EOF: the helper failed and tells the caller why) */

@@ -172,15 +172,26 @@ static __attribute__((noreturn)) void helper_fail(struct helper_ctx *h, struct e
     _exit(125);
 }
 
-/* Closes every fd from 3 up except a and b. */
-static void close_all_but(int a, int b)
+/* Closes every fd from 3 up except a, b and c (-1: none). */
+static void close_all_but(int a, int b, int c)
 {
-    int lo = a < b ? a : b, hi = a < b ? b : a;
-    if (lo > 3)
-        syscall(SYS_close_range, 3U, (unsigned)lo - 1, 0U);
-    if (hi > lo + 1)
-        syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0U);
-    syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0U);
+    int k[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) /* sort the three */
+        for (int j = i + 1; j < 3; j++)
+            if (k[j] < k[i]) {
+                int t = k[i];
+                k[i] = k[j];
+                k[j] = t;
+            }
+    unsigned from = 3;
+    for (int i = 0; i < 3; i++) {
+        if (k[i] < (int)from)
+            continue; /* -1 (none), or a duplicate */
+        if ((unsigned)k[i] > from)
+            syscall(SYS_close_range, from, (unsigned)k[i] - 1, 0U);
+        from = (unsigned)k[i] + 1;
+    }
+    syscall(SYS_close_range, from, ~0U, 0U);
 }
 
 static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
@@ -222,8 +233,9 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
      * too), detached; G inherits it, P serves it: P forks no thread */
     char pv_dir[32];
     const char *procview_dir = NULL;
+    int mnt = -1;
     if (h->procview) {
-        int dev, mnt;
+        int dev;
         if (run_procview_mount(&dev, &mnt, &e) < 0)
             helper_fail(h, &e);
         if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0)
@@ -268,7 +280,12 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
      * long-lived helper would hide EOF from whoever waits on it */
     int root_w = h->root_pipe[1];
     close(h->root_pipe[0]);
-    close_all_but(h->sock_c, root_w);
+    /* the view's mount stays for the prime below (a union root) */
+    if (mnt >= 0 && !h->spec->lowers) {
+        close(mnt);
+        mnt = -1;
+    }
+    close_all_but(h->sock_c, root_w, mnt);
     if (run_msg_send(h->sock_c, RUN_MSG_PID, g, -1) < 0)
         _exit(125);
 
@@ -308,6 +325,12 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         close(root_w);
         if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
             _exit(125);
+        /* the /proc view's lookups, here (idle from now on) while G
+         * builds its root: G's binds find every entry made */
+        if (mnt >= 0) {
+            run_procview_prime(pv_dir);
+            close(mnt);
+        }
         char b;
         while (read(h->sock_c, &b, 1) > 0 || errno == EINTR)
             ;
