@@ -165,6 +165,9 @@ static void *work(void *arg)
 {
     struct worker *w = arg;
     struct loop *l = w->l;
+    /* threads start cancellable: one cancelled in wait_turn's condition
+     * wait would end holding l->lock and hang every other worker */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
     pthread_mutex_lock(&l->lock);
     while (!l->stop && !fuse_session_exited(l->se)) {
         if (l->owner && l->owner != w) {
