@@ -539,6 +539,21 @@ fail:
     return r < 0 ? r : -1;
 }
 
+/* The end of both ways of opening an existing container's cgroup: found
+ * in at least one hierarchy, or an error naming the container. */
+static int opened(struct run_cgroup *cg, bool any, struct run_cgroup **out, struct error *err)
+{
+    if (!any) {
+        error_set(err, ENOENT, "no cgroup for container `%s`", cg->id);
+        run_cgroup_free(cg);
+        return -1;
+    }
+    v2_probe(cg);
+    set_desc(cg);
+    *out = cg;
+    return 0;
+}
+
 int run_cgroup_open(const char *container_id, struct run_cgroup **out, struct error *err)
 {
     return run_cgroup_open_in(container_id, NULL, out, err);
@@ -582,14 +597,7 @@ int run_cgroup_open_in(const char *container_id, const char *parent, struct run_
         }
     }
     run_cg_layout_free(&l);
-    if (!any) {
-        run_cgroup_free(cg);
-        return error_set(err, ENOENT, "no cgroup for container `%s`", container_id);
-    }
-    v2_probe(cg);
-    set_desc(cg);
-    *out = cg;
-    return 0;
+    return opened(cg, any, out, err);
 }
 
 /* A recorded directory: absolute, no `.` or `..` step, named after the
@@ -636,14 +644,7 @@ int run_cgroup_open_dirs(const char *container_id, enum run_cgroup_mode mode,
         *slot = xstrdup(dirs[i].path);
         any = true;
     }
-    if (!any) {
-        run_cgroup_free(cg);
-        return error_set(err, ENOENT, "no cgroup for container `%s`", container_id);
-    }
-    v2_probe(cg);
-    set_desc(cg);
-    *out = cg;
-    return 0;
+    return opened(cg, any, out, err);
 }
 
 /* A quota below the cpuset's size: pin to the CPUs the /proc view shows

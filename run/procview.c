@@ -305,29 +305,44 @@ static void pv_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     fuse_reply_attr(req, &st, 86400);
 }
 
-static void pv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       struct fuse_file_info *fi)
+/* The root's listing, with every entry's attributes for READDIRPLUS: the
+ * kernel caches the entries, so one READDIRPLUS stands for the seven
+ * LOOKUPs of the binds (run_procview_prime).  Offsets: 1 ".", 2 "..",
+ * 3.. the files. */
+static void pv_list(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
     if (ino != PV_ROOT_INO) {
         fuse_reply_err(req, ENOTDIR);
         return;
     }
-    char buf[1024];
+    char buf[4096];
     size_t used = 0;
     if (size > sizeof buf)
         size = sizeof buf;
-    /* offsets: 1 ".", 2 "..", 3.. the files */
     for (off_t i = off; i < 2 + PV_N; i++) {
-        struct stat st;
         fuse_ino_t e = i < 2 ? PV_ROOT_INO : PV_FIRST_INO + (fuse_ino_t)(i - 2);
         const char *name = i == 0 ? "." : i == 1 ? ".." : run_procview_targets[i - 2].name;
-        fill_attr(e, &st);
-        size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+        struct fuse_entry_param ep = {.ino = e, .attr_timeout = 86400, .entry_timeout = 86400};
+        fill_attr(e, &ep.attr);
+        size_t need = plus ? fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, i + 1)
+                           : fuse_add_direntry(req, buf + used, size - used, name, &ep.attr, i + 1);
         if (need > size - used)
             break;
         used += need;
     }
     fuse_reply_buf(req, buf, used);
+}
+
+static void pv_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
+{
+    pv_list(req, ino, size, off, false);
+}
+
+static void pv_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi)
+{
+    pv_list(req, ino, size, off, true);
 }
 
 /* Every file is direct_io and dropped from the page cache at open, so
@@ -343,33 +358,6 @@ static void pv_init(void *userdata, struct fuse_conn_info *conn)
 static void pv_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     fuse_reply_err(req, ENOSYS);
-}
-
-/* The same listing with every entry's attributes: the kernel caches the
- * entries, so one READDIRPLUS stands for the seven LOOKUPs of the binds
- * (run_procview_prime). */
-static void pv_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                           struct fuse_file_info *fi)
-{
-    if (ino != PV_ROOT_INO) {
-        fuse_reply_err(req, ENOTDIR);
-        return;
-    }
-    char buf[4096];
-    size_t used = 0;
-    if (size > sizeof buf)
-        size = sizeof buf;
-    for (off_t i = off; i < 2 + PV_N; i++) {
-        fuse_ino_t e = i < 2 ? PV_ROOT_INO : PV_FIRST_INO + (fuse_ino_t)(i - 2);
-        const char *name = i == 0 ? "." : i == 1 ? ".." : run_procview_targets[i - 2].name;
-        struct fuse_entry_param ep = {.ino = e, .attr_timeout = 86400, .entry_timeout = 86400};
-        fill_attr(e, &ep.attr);
-        size_t need = fuse_add_direntry_plus(req, buf + used, size - used, name, &ep, i + 1);
-        if (need > size - used)
-            break;
-        used += need;
-    }
-    fuse_reply_buf(req, buf, used);
 }
 
 static void pv_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
