@@ -500,9 +500,9 @@ static int copy_up_locked(struct ufs *fs, struct ufs_node *n, bool with_data)
     }
     pthread_mutex_unlock(&n->lock);
     if (copied) {
-        inval_attr(fs, parent->ino);
+        inval_attr(fs, parent->nodeid);
         if (n->dfd) /* even the request's own: rename's reply has no attributes */
-            inval_attr(fs, n->ino);
+            inval_attr(fs, n->nodeid);
     }
     return r;
 }

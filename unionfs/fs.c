@@ -155,6 +155,7 @@ int ufs_fs_new(const struct ufs_options *o, struct ufs **out, struct error *err)
 
     struct ufs_node *root = ufs_node_alloc(fs->n_layers);
     root->ino = FUSE_ROOT_ID;
+    root->nodeid = FUSE_ROOT_ID;
     root->type = S_IFDIR;
     root->nlookup = 1;
     root->lpath = xstrdup("");

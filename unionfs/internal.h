@@ -1,9 +1,13 @@
 /* unionfs internals shared by the op files.  Not for other modules.
  *
  * Layers: index 0 is the upper when there is one, then the lowers top to
- * bottom.  A node is one inode of the merged view; its FUSE nodeid is its
- * st_ino, a per-mount number handed out by the id map ((dev, ino) of any
- * layer object -> number), so hard links and copied-up files keep it.
+ * bottom.  A node is one inode of the merged view; its st_ino is a
+ * per-mount number handed out by the id map ((dev, ino) of any layer
+ * object -> number), so hard links and copied-up files keep it.  Its FUSE
+ * nodeid is that number too, except after a split (passthrough.c): a file
+ * whose lower is held as a passthrough backing gets a node with a fresh
+ * nodeid (a new kernel inode) for its name, and the old node lives on,
+ * an orphan, for the opens of the old kernel inode.
  *
  * Locks, always taken in this order:
  *   fs->tree_lock (rwlock)  node->parent / node->name; rename takes it for
@@ -41,8 +45,11 @@ struct ufs_layer {
 struct ufs_dirlist;
 
 struct ufs_node {
-    struct ufs_node *hnext;   /* node table chain (table_lock) */
-    uint64_t ino;             /* nodeid == st_ino */
+    struct ufs_node *hnext;   /* node table chain by nodeid (table_lock) */
+    struct ufs_node *inext;   /* chain by ino (table_lock); orphans are not in it */
+    uint64_t nodeid;          /* the kernel's name for it: ino, but after a split */
+    uint64_t ino;             /* st_ino */
+    bool orphan;              /* split off: found by nodeid only (set under lock) */
     uint64_t nlookup;         /* kernel references (table_lock) */
     uint64_t refs;            /* children naming us as parent (table_lock) */
     struct ufs_node *parent;  /* tree_lock */
@@ -83,7 +90,8 @@ struct ufs {
 
     pthread_rwlock_t tree_lock;
     pthread_mutex_t table_lock;
-    struct ufs_node **nodes;  /* hash by ino */
+    struct ufs_node **nodes;  /* hash by nodeid */
+    struct ufs_node **inos;   /* hash by ino of the nodes that are not orphans */
     size_t n_nodes, nodes_cap;
     struct ufs_idmap_entry **ids;
     size_t n_ids, ids_cap;
@@ -116,10 +124,18 @@ void ufs_id_forget(struct ufs *fs, dev_t dev, ino_t ino);
 /* Moves node under a new parent/name; caller holds tree_lock for writing. */
 void ufs_node_move(struct ufs *fs, struct ufs_node *node, struct ufs_node *parent,
                    const char *name);
-struct ufs_node *ufs_node_find(struct ufs *fs, uint64_t ino);
-/* Inserts node (nlookup 1) or, when one with that ino exists, bumps its
- * nlookup, frees node and returns the existing one. */
+/* By nodeid (what the kernel names). */
+struct ufs_node *ufs_node_find(struct ufs *fs, uint64_t nodeid);
+/* The node that names and numbers lead to (never an orphan), by st_ino. */
+struct ufs_node *ufs_node_find_ino(struct ufs *fs, uint64_t ino);
+/* Inserts node (nlookup 1, nodeid = ino) or, when one with that ino
+ * exists, bumps its nlookup, frees node and returns the existing one. */
 struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node);
+/* Split: fresh (filled by the caller, same ino, nlookup 0) takes old's
+ * place for names and numbers under a new nodeid; old becomes an orphan
+ * found by its nodeid only.  Caller holds tree_lock for writing and
+ * old->lock; old loses its name. */
+void ufs_node_split(struct ufs *fs, struct ufs_node *old, struct ufs_node *fresh);
 void ufs_node_forget(struct ufs *fs, struct ufs_node *node, uint64_t n);
 void ufs_table_free(struct ufs *fs);
 struct ufs_node *ufs_node_alloc(int n_layers);

@@ -389,7 +389,7 @@ static bool lower_has(struct ufs *fs, struct ufs_node *p, const char *name)
 /* The node, if the kernel has one for this entry, loses this name. */
 static void drop_name(struct ufs *fs, struct ufs_node *p, const char *name, uint64_t ino)
 {
-    struct ufs_node *n = ufs_node_find(fs, ino);
+    struct ufs_node *n = ufs_node_find_ino(fs, ino);
     if (!n)
         return;
     pthread_rwlock_wrlock(&fs->tree_lock);

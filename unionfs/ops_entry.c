@@ -22,7 +22,7 @@ int ufs_fill_entry(struct ufs *fs, struct ufs_node *n, struct fuse_entry_param *
     int r = ufs_node_stat(fs, n, &e->attr);
     if (r)
         return r;
-    e->ino = n->ino;
+    e->ino = n->nodeid;
     e->attr_timeout = e->entry_timeout = ufs_timeout(fs, n);
     return 0;
 }
@@ -37,7 +37,7 @@ void ufs_fill_entry_st(struct ufs *fs, struct ufs_node *n, const struct stat *st
     int fd = n->dfd ? n->dfd[n->layer] : n->fd;
     ufs_present_stat(fs, n, fd, &e->attr);
     pthread_mutex_unlock(&n->lock);
-    e->ino = n->ino;
+    e->ino = n->nodeid;
     e->attr_timeout = e->entry_timeout = ufs_timeout(fs, n);
 }
 
@@ -179,11 +179,28 @@ static int set_times(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_fil
     return ufs_utimens_fd(fd, ts) < 0 ? errno : 0;
 }
 
-static int do_setattr(struct ufs *fs, struct ufs_node *n, struct stat *attr, int to_set,
+static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, int to_set,
                       struct fuse_file_info *fi)
 {
     if (!fs->has_upper)
         return EROFS;
+    struct ufs_node *n = *np;
+    if (S_ISREG(n->type) && !fi) {
+        /* a reader's passthrough backing is the lower: the change goes to
+         * a new node for the name, the reader keeps the old one
+         * (passthrough.c, split; SETATTR holds no lock on the parent) */
+        pthread_mutex_lock(&n->lock);
+        bool orphan = n->orphan;
+        pthread_mutex_unlock(&n->lock);
+        if (orphan)
+            return ESTALE; /* its name went to another node */
+        struct ufs_node *m;
+        int r = ufs_pt_split(fs, n, true, &m);
+        if (r)
+            return r;
+        if (m)
+            *np = n = m;
+    }
     bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0 &&
                   !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_CTIME));
     int r = ufs_copy_up(fs, n, !trunc0);
@@ -258,7 +275,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
-    int r = n ? do_setattr(fs, n, attr, to_set, fi) : ENOENT;
+    int r = n ? do_setattr(fs, &n, attr, to_set, fi) : ENOENT;
     struct stat st;
     if (!r)
         r = ufs_node_stat(fs, n, &st);

@@ -29,14 +29,25 @@ static bool wants_write(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi)
+/* ESTALE makes the kernel walk the path again, looking the last name up
+ * afresh (passthrough.c, split).  notify: the kernel holds no lock on the
+ * parent (OPEN, not CREATE). */
+static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi, bool notify)
 {
     if (n->dfd)
         return EISDIR;
+    pthread_mutex_lock(&n->lock);
+    bool orphan = n->orphan;
+    pthread_mutex_unlock(&n->lock);
+    if (orphan)
+        return ESTALE;
+    struct ufs_node *m;
     if (wants_write(fi->flags)) {
         if (!fs->has_upper)
             return EROFS;
-        int r = ufs_pt_before_copy_up(fs, n);
+        int r = ufs_pt_split(fs, n, notify, &m);
+        if (!r && m)
+            return ESTALE;
         if (!r)
             r = ufs_copy_up(fs, n, !(fi->flags & O_TRUNC));
         if (r)
@@ -55,6 +66,11 @@ static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi
     int r = S_ISREG(n->type) ? ufs_pt_open(fs, n, fd, fi) : 0;
     if (r)
         close(fd);
+    if (r == ESTALE) {
+        int r2 = ufs_pt_split(fs, n, notify, &m);
+        if (r2)
+            r = r2;
+    }
     return r;
 }
 
@@ -62,7 +78,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
-    int r = n ? do_open(fs, n, fi) : ENOENT;
+    int r = n ? do_open(fs, n, fi, true) : ENOENT;
     if (r) {
         fuse_reply_err(req, r);
         return;
@@ -120,7 +136,7 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
             ufs_node_forget(fs, n, 1);
             return r;
         }
-    } else if ((r = do_open(fs, n, fi))) {
+    } else if ((r = do_open(fs, n, fi, false))) {
         ufs_node_forget(fs, n, 1);
         return r;
     }
@@ -132,7 +148,7 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
     }
     /* could not answer, or the creator was interrupted */
     ufs_pt_reply_done();
-    ufs_pt_release(fs, n->ino, fi->fh);
+    ufs_pt_release(fs, n->nodeid, fi->fh);
     close((int)fi->fh);
     ufs_node_forget(fs, n, 1);
     return r;

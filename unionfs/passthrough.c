@@ -15,11 +15,22 @@
  *   - no open: a new backing id for the fd we opened, FOPEN_PASSTHROUGH;
  *   - passthrough opens of the same layer file: the same id;
  *   - passthrough opens of another file (they hold the lower file, the node
- *     was copied up since): a reader gets FOPEN_PASSTHROUGH|FOPEN_DIRECT_IO
- *     with their id, so read(2) comes to us and sees the upper (only an
- *     mmap of it maps the old lower file); a writer must not (the kernel
- *     opens the backing file with the opener's flags: an mmap would write
- *     the lower), so it waits a second for them to close, then ETXTBSY;
+ *     was copied up since, e.g. by a setxattr): a reader gets
+ *     FOPEN_PASSTHROUGH|FOPEN_DIRECT_IO with their id, so read(2) comes to
+ *     us and sees the upper (only an mmap of it maps the old lower file);
+ *     a writer must not (the kernel opens the backing file with the
+ *     opener's flags: it would write the lower), so it splits the node;
+ *   - split (ufs_pt_split, before a writer's open or a setattr copies up a
+ *     file whose lower is a backing): the name gets a new node with a new
+ *     nodeid, i.e. a new kernel inode, the same st_ino; the old node, an
+ *     orphan, keeps the old opens, their backing and the lower until the
+ *     kernel forgets it.  The kernel's entry for the name is invalidated
+ *     and the OPEN answered ESTALE: do_filp_open then walks the path once
+ *     more with LOOKUP_REVAL, fuse_dentry_revalidate looks the name up
+ *     again, sees another nodeid and drops the dentry, and the open is
+ *     sent for the new inode, which gets its own backing of the upper.
+ *     An orphan answers every OPEN with ESTALE (another hard link's
+ *     dentry, still on the old inode, is looked up again the same way);
  *   - page cache opens (the kernel refused a backing): page cache.
  * The kernel drops an inode's mode before it sends RELEASE, so our counts
  * are never below its own. */
@@ -30,6 +41,7 @@
 #include <linux/fuse.h>
 #include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -37,11 +49,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/xalloc.h"
 #include "unionfs/internal.h"
 
 #define TAG_PT (1ull << 32)     /* fi->fh: a passthrough open */
 #define TAG_CACHED (1ull << 33) /* fi->fh: a page cache open, counted */
-#define WRITER_WAIT_MS 1000
 
 /* max_stack_depth took 7.38's first unused word */
 #define INIT_OUT_MAX_STACK_DEPTH offsetof(struct fuse_init_out, unused)
@@ -55,16 +67,11 @@ static _Thread_local struct {
 void ufs_pt_fs_init(struct ufs_pt_fs *p)
 {
     p->fuse_fd = -1;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &ca);
-    pthread_condattr_destroy(&ca);
 }
 
 void ufs_pt_fs_free(struct ufs_pt_fs *p)
 {
-    pthread_cond_destroy(&p->cond);
+    (void)p;
 }
 
 /* Registering a backing file needs CAP_SYS_ADMIN in the initial user
@@ -201,39 +208,75 @@ static int wants_write(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-/* Lock held.  Waits until n has no passthrough open of another file than
- * (dev, ino), or the deadline passes. */
-static void wait_other_backing(struct ufs *fs, struct ufs_node *n, dev_t dev, ino_t ino,
-                               int ms)
+/* n->lock held.  The passthrough opens of n hold a file that writes must
+ * not reach: the lower (n not copied up yet, or copied up since). */
+static bool backing_stays_behind(struct ufs_node *n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    while (n->pt.refs && (n->pt.dev != dev || n->pt.ino != ino))
-        if (pthread_cond_timedwait(&fs->pt.cond, &n->lock, &ts) == ETIMEDOUT)
-            break;
+    if (!n->pt.refs)
+        return false;
+    if (n->layer > 0)
+        return true;
+    struct stat st;
+    return fstat(n->fd, &st) == 0 && (st.st_dev != n->pt.dev || st.st_ino != n->pt.ino);
 }
 
-int ufs_pt_before_copy_up(struct ufs *fs, struct ufs_node *n)
+static int dup_fd(int fd)
 {
-    if (!atomic_load(&fs->pt.on))
+    return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+int ufs_pt_split(struct ufs *fs, struct ufs_node *n, bool notify, struct ufs_node **out)
+{
+    *out = NULL;
+    if (!atomic_load(&fs->pt.on) || !S_ISREG(n->type))
         return 0;
+    /* the common case (no open left behind) without the tree lock */
+    pthread_mutex_lock(&n->lock);
+    bool maybe = !n->orphan && backing_stays_behind(n);
+    pthread_mutex_unlock(&n->lock);
+    if (!maybe)
+        return 0;
+    pthread_rwlock_wrlock(&fs->tree_lock);
     pthread_mutex_lock(&n->lock);
     int r = 0;
-    if (n->layer > 0 && n->pt.refs) {
-        struct stat st;
-        if (fstat(n->fd, &st) == 0 && st.st_dev == n->pt.dev && st.st_ino == n->pt.ino) {
-            /* (dev 0 matches no file: wait for every open to go) */
-            wait_other_backing(fs, n, 0, 0, WRITER_WAIT_MS);
-            r = n->pt.refs ? ETXTBSY : 0;
+    struct ufs_node *m = NULL, *parent = n->parent;
+    char *name = NULL;
+    if (!n->orphan && parent && n->name && backing_stays_behind(n)) {
+        m = ufs_node_alloc(fs->n_layers);
+        m->type = n->type;
+        m->layer = n->layer;
+        m->fd = dup_fd(n->fd);
+        m->lfd = dup_fd(n->lfd);
+        if (m->fd < 0 || (n->lfd >= 0 && m->lfd < 0)) {
+            r = errno;
+            if (m->fd >= 0)
+                close(m->fd);
+            if (m->lfd >= 0)
+                close(m->lfd);
+            pthread_mutex_destroy(&m->lock);
+            free(m);
+            m = NULL;
+        } else {
+            m->index = n->index;
+            m->odev = n->odev;
+            m->oino = n->oino;
+            m->lower_nlink = n->lower_nlink;
+            m->parent = parent;
+            m->name = xstrdup(n->name);
+            name = xstrdup(n->name);
+            ufs_node_split(fs, n, m);
         }
     }
+    /* the orphan stays as its opens see it: its layer file and backing */
+    uint64_t pnodeid = parent ? parent->nodeid : 0;
     pthread_mutex_unlock(&n->lock);
+    pthread_rwlock_unlock(&fs->tree_lock);
+    if (m && notify && fs->se)
+        /* safe here (see the callers): the kernel holds no lock on the
+         * parent while it waits for this request */
+        fuse_lowlevel_notify_inval_entry(fs->se, (fuse_ino_t)pnodeid, name, strlen(name));
+    free(name);
+    *out = m;
     return r;
 }
 
@@ -250,14 +293,11 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
     pthread_mutex_lock(&n->lock);
     bool other = p->refs && (p->dev != st.st_dev || p->ino != st.st_ino);
     if (other && writer) {
-        /* most often the last opens of the lower are closed already and
-         * their RELEASE is still on its way */
-        wait_other_backing(fs, n, st.st_dev, st.st_ino, WRITER_WAIT_MS);
-        other = p->refs != 0;
-        if (other) {
-            pthread_mutex_unlock(&n->lock);
-            return ETXTBSY;
-        }
+        /* a reader opened the lower since do_open's split check: the
+         * kernel would reopen the lower for this writer, so it retries
+         * (ESTALE) on a new node instead, as do_open's own split does */
+        pthread_mutex_unlock(&n->lock);
+        return ESTALE;
     }
     uint32_t flags = UFS_FOPEN_PASSTHROUGH;
     if (other) {
@@ -320,7 +360,6 @@ void ufs_pt_release(struct ufs *fs, uint64_t ino, uint64_t fh)
     } else if (n->pt.refs && --n->pt.refs == 0) {
         id = (uint32_t)n->pt.id;
         n->pt.id = 0;
-        pthread_cond_broadcast(&fs->pt.cond);
     }
     pthread_mutex_unlock(&n->lock);
     /* once the session ended, libfuse's unmount may have closed the fd

@@ -48,7 +48,6 @@ struct ufs_pt_fs {
     uint32_t depth;       /* max_stack_depth we announce */
     _Atomic bool on;      /* negotiated */
     _Atomic bool broken;  /* registering a backing was refused: stop trying */
-    pthread_cond_t cond;  /* a node's passthrough opens all ended */
 };
 
 struct ufs;
@@ -67,12 +66,17 @@ bool ufs_pt_init(struct ufs *fs, struct fuse_conn_info *conn);
 /* Once fd is open for fi->flags on regular file node n: chooses
  * passthrough, shared backing or page cache for this open, tags fi->fh
  * (its low 32 bits stay the fd) and arms this thread's next open reply
- * with the flags and backing id.  0 or an errno. */
+ * with the flags and backing id.  0 or an errno; ESTALE: a writer met
+ * opens of the lower (the caller splits n, the kernel retries). */
 int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi);
-/* Before a copy-up for writing: waits a little for opens of the lower
- * backing to go; ETXTBSY if they stay (the kernel would refuse the
- * writer's open, see docs/ARCHITECTURE.md). */
-int ufs_pt_before_copy_up(struct ufs *fs, struct ufs_node *n);
+/* Before a copy-up of regular file n (open for writing, setattr): when
+ * passthrough opens hold n's lower as their backing, n's name and st_ino
+ * go to a new node *out with a new nodeid and n stays, an orphan, for
+ * those opens (see passthrough.c); with notify the kernel's entry for the
+ * name is invalidated (never from a request during which the kernel holds
+ * the parent's lock: CREATE).  *out NULL when nothing was split.  0 or an
+ * errno. */
+int ufs_pt_split(struct ufs *fs, struct ufs_node *n, bool notify, struct ufs_node **out);
 /* After fuse_reply_open/create (or instead of it): disarms. */
 void ufs_pt_reply_done(void);
 /* The open ends (release, or its reply never reached the opener). */

@@ -120,40 +120,95 @@ void ufs_id_alias(struct ufs *fs, dev_t dev, ino_t ino, uint64_t number)
     pthread_mutex_unlock(&fs->table_lock);
 }
 
+/* Two hashes of the same size: every node by nodeid, the nodes that are
+ * not orphans by ino (for names and numbers). */
 static void nodes_grow(struct ufs *fs)
 {
     size_t cap = fs->nodes_cap ? fs->nodes_cap * 2 : 1024;
     struct ufs_node **t = xcalloc(cap, sizeof *t);
+    struct ufs_node **ti = xcalloc(cap, sizeof *ti);
     for (size_t i = 0; i < fs->nodes_cap; i++) {
         struct ufs_node *n = fs->nodes[i], *next;
         for (; n; n = next) {
             next = n->hnext;
-            size_t h = hash_u64(n->ino) & (cap - 1);
+            size_t h = hash_u64(n->nodeid) & (cap - 1);
             n->hnext = t[h];
             t[h] = n;
         }
+        for (n = fs->inos[i]; n; n = next) {
+            next = n->inext;
+            size_t h = hash_u64(n->ino) & (cap - 1);
+            n->inext = ti[h];
+            ti[h] = n;
+        }
     }
     free(fs->nodes);
+    free(fs->inos);
     fs->nodes = t;
+    fs->inos = ti;
     fs->nodes_cap = cap;
 }
 
-static struct ufs_node *find_locked(struct ufs *fs, uint64_t ino)
+static struct ufs_node *find_locked(struct ufs *fs, uint64_t nodeid)
 {
     if (!fs->nodes_cap)
         return NULL;
-    for (struct ufs_node *n = fs->nodes[hash_u64(ino) & (fs->nodes_cap - 1)]; n; n = n->hnext)
+    for (struct ufs_node *n = fs->nodes[hash_u64(nodeid) & (fs->nodes_cap - 1)]; n;
+         n = n->hnext)
+        if (n->nodeid == nodeid)
+            return n;
+    return NULL;
+}
+
+static struct ufs_node *find_ino_locked(struct ufs *fs, uint64_t ino)
+{
+    if (!fs->nodes_cap)
+        return NULL;
+    for (struct ufs_node *n = fs->inos[hash_u64(ino) & (fs->nodes_cap - 1)]; n; n = n->inext)
         if (n->ino == ino)
             return n;
     return NULL;
 }
 
-struct ufs_node *ufs_node_find(struct ufs *fs, uint64_t ino)
+static void hash_locked(struct ufs *fs, struct ufs_node *node)
+{
+    if (fs->n_nodes + 1 > fs->nodes_cap)
+        nodes_grow(fs);
+    size_t h = hash_u64(node->nodeid) & (fs->nodes_cap - 1);
+    node->hnext = fs->nodes[h];
+    fs->nodes[h] = node;
+    h = hash_u64(node->ino) & (fs->nodes_cap - 1);
+    node->inext = fs->inos[h];
+    fs->inos[h] = node;
+    fs->n_nodes++;
+}
+
+static void unhash_ino_locked(struct ufs *fs, struct ufs_node *node)
+{
+    struct ufs_node **pp = &fs->inos[hash_u64(node->ino) & (fs->nodes_cap - 1)];
+    for (; *pp; pp = &(*pp)->inext)
+        if (*pp == node) {
+            *pp = node->inext;
+            return;
+        }
+}
+
+struct ufs_node *ufs_node_find(struct ufs *fs, uint64_t nodeid)
+{
+    if (nodeid == FUSE_ROOT_ID)
+        return fs->root;
+    pthread_mutex_lock(&fs->table_lock);
+    struct ufs_node *n = find_locked(fs, nodeid);
+    pthread_mutex_unlock(&fs->table_lock);
+    return n;
+}
+
+struct ufs_node *ufs_node_find_ino(struct ufs *fs, uint64_t ino)
 {
     if (ino == FUSE_ROOT_ID)
         return fs->root;
     pthread_mutex_lock(&fs->table_lock);
-    struct ufs_node *n = find_locked(fs, ino);
+    struct ufs_node *n = find_ino_locked(fs, ino);
     pthread_mutex_unlock(&fs->table_lock);
     return n;
 }
@@ -197,19 +252,15 @@ struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node)
         return fs->root;
     }
     pthread_mutex_lock(&fs->table_lock);
-    struct ufs_node *old = find_locked(fs, node->ino);
+    struct ufs_node *old = find_ino_locked(fs, node->ino);
     if (old) {
         old->nlookup++;
         pthread_mutex_unlock(&fs->table_lock);
         node_free(fs, node);
         return old;
     }
-    if (fs->n_nodes + 1 > fs->nodes_cap)
-        nodes_grow(fs);
-    size_t h = hash_u64(node->ino) & (fs->nodes_cap - 1);
-    node->hnext = fs->nodes[h];
-    fs->nodes[h] = node;
-    fs->n_nodes++;
+    node->nodeid = node->ino;
+    hash_locked(fs, node);
     node->nlookup = 1;
     if (node->parent)
         node->parent->refs++;
@@ -219,13 +270,31 @@ struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node)
 
 static void unhash_locked(struct ufs *fs, struct ufs_node *node)
 {
-    struct ufs_node **pp = &fs->nodes[hash_u64(node->ino) & (fs->nodes_cap - 1)];
+    if (!node->orphan)
+        unhash_ino_locked(fs, node);
+    struct ufs_node **pp = &fs->nodes[hash_u64(node->nodeid) & (fs->nodes_cap - 1)];
     for (; *pp; pp = &(*pp)->hnext)
         if (*pp == node) {
             *pp = node->hnext;
             fs->n_nodes--;
             return;
         }
+}
+
+void ufs_node_split(struct ufs *fs, struct ufs_node *old, struct ufs_node *fresh)
+{
+    ufs_node_move(fs, old, old->parent, NULL);
+    pthread_mutex_lock(&fs->table_lock);
+    /* from the counter that numbers files: no st_ino will ever be it */
+    fresh->nodeid = fs->next_ino++;
+    fresh->ino = old->ino;
+    fresh->nlookup = 0; /* the kernel looks it up (the name was invalidated) */
+    unhash_ino_locked(fs, old);
+    old->orphan = true;
+    hash_locked(fs, fresh);
+    if (fresh->parent)
+        fresh->parent->refs++;
+    pthread_mutex_unlock(&fs->table_lock);
 }
 
 /* Drops n kernel references; a node nobody references any more is freed
@@ -268,6 +337,7 @@ void ufs_table_free(struct ufs *fs)
         }
     }
     free(fs->nodes);
+    free(fs->inos);
     for (size_t i = 0; i < fs->ids_cap; i++) {
         struct ufs_idmap_entry *e = fs->ids[i], *next;
         for (; e; e = next) {

@@ -4,8 +4,8 @@
 # without the daemon.  Shown by stopping the daemon (SIGSTOP) while a
 # passthrough fd still reads and writes; then the data path's semantics
 # (append, O_TRUNC, truncate, two O_APPEND writers, shared writable mmap,
-# hard links), the one case the kernel cannot serve (a writer while a
-# reader holds the lower file before copy-up: ETXTBSY after a second),
+# hard links), a writer or a chmod while a reader holds the lower file
+# (the name moves to a new kernel inode, the reader keeps the old one),
 # passthrough=off, and the rootless fallback (uid 65534 via fusermount3).
 . "$STRATA_SRC/tests/lib.sh"
 . "$STRATA_SRC/tests/integration/20-unionfs-lib.sh"
@@ -44,6 +44,7 @@ echo mmmmmmmmmmmm >"$L/mm"
 echo held >"$L/held"
 echo meta >"$L/meta"
 echo h >"$L/hl1" && ln "$L/hl1" "$L/hl2"
+echo k >"$L/hk1" && ln "$L/hk1" "$L/hk2"
 pt_mount "$D" "lowerdir=$L,upperdir=$D/u,workdir=$D/w"
 ok $? "mount as root"
 state=$(grep -o 'passthrough .*' "$D/log" | head -1)
@@ -98,25 +99,56 @@ more" "hard links: the other name reads what the first wrote"
 is "$(grep -cE 'opcode: (READ|WRITE) ' "$D/log")" 0 "no READ or WRITE reached the daemon"
 
 # a writer while a reader holds the lower: the kernel keeps one backing
-# file per inode, and the writer's would be the lower itself
+# file per inode, and the writer's would be the lower itself, so the name
+# gets a new kernel inode (the open is retried on it) with the same st_ino
 exec 8<"$M/held"
+ino0=$(stat -c %i "$M/held")
 r=$(sh -c 'echo new >>"$1"' sh "$M/held" 2>&1)
-like "$r" "busy" "a writer while the lower is open for reading: ETXTBSY"
-is "$(cat <&8)" held "the reader still reads"
-is "$(cat "$M/held"):$(cat "$L/held")" "held:held" "nothing was written"
-exec 8<&-
-sleep 0.2
-echo new >>"$M/held"
-ok $? "once the reader closed it, the writer opens"
+is "$?:$r" "0:" "a writer while the lower is open for reading succeeds"
+is "$(cat <&8)" held "the old reader reads the lower it opened"
 is "$(cat "$M/held")" "held
-new" "... and appends"
+new" "a new reader sees what was written"
+is "$(cat "$L/held")" held "the lower is untouched"
+is "$(stat -c %i "$M/held")" "$ino0" "st_ino is the same after the copy-up"
+is "$(stat -L -c %i /dev/fd/8)" "$ino0" "... and through the old reader's fd"
+echo more >>"$M/held"
+is "$(cat "$M/held")" "held
+new
+more" "a second writer appends to the same upper file"
+exec 8<&-
+is "$(cat "$M/held")" "held
+new
+more" "after the old reader closed, the name still shows the upper"
 
-# a metadata copy-up while a reader holds the lower: new readers share
-# the old backing and read through the daemon
+like "$(grep -c 'error: -116' "$D/log")" '^[1-9]' "... the daemon answered that open ESTALE"
+
+# the same through the other name of a lower hard link (both names are
+# one kernel inode until the split)
+cat "$M/hk2" >/dev/null
+exec 8<"$M/hk1"
+ino0=$(stat -c %i "$M/hk1")
+echo new >>"$M/hk2"
+ok $? "a writer through the other name of a held hard link"
+is "$(cat <&8)" k "the old reader reads the lower"
+is "$(cat "$M/hk1"):$(cat "$M/hk2")" "k
+new:k
+new" "both names show what was written"
+is "$(stat -c %i "$M/hk1"):$(stat -c %i "$M/hk2")" "$ino0:$ino0" "both keep st_ino"
+exec 8<&-
+
+# a metadata copy-up while a reader holds the lower: the same split, no
+# open to retry
 exec 8<"$M/meta"
+ino0=$(stat -c %i "$M/meta")
 chmod 600 "$M/meta"
+ok $? "chmod while a reader holds the lower"
 is "$(cat "$M/meta")" meta "a reader after a metadata copy-up reads"
 is "$(stat -c %a "$M/meta")" 600 "... the new mode"
+is "$(stat -c %i "$M/meta")" "$ino0" "... the same st_ino"
+is "$(cat <&8)" meta "the old reader still reads"
+echo more >>"$M/meta"
+is "$(cat "$M/meta")" "meta
+more" "then a writer appends"
 exec 8<&-
 pt_umount "$D" "$pid"
 ok $? "unmount"
