@@ -7,13 +7,9 @@
 
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
 R=$T/rootfs
-make_busybox_rootfs "$R"
-# images carry these (empty) for the runtime to mount over; a rootless
-# caller cannot create them in a rootfs it does not own
-touch "$R/etc/hostname" "$R/etc/hosts" "$R/etc/resolv.conf"
+make_run_rootfs "$R" || { diag "cannot build a busybox rootfs"; exit 1; }
 mkdir -p "$T/hostdir"
 ln -s "$T/hostdir" "$R/evil"        # an absolute link that names a host path
-chmod -R a+rX "$R"
 
 # Docker's default capability set
 DEFAULT_BND=00000000a80425fb
