@@ -495,6 +495,46 @@ static void test_real_v2(void)
     unsetenv("STRATA_CGROUP_PARENT");
 }
 
+/* What run_cg_v2_base (or run_cg_v1_base of controller ctrl) answers to
+ * uid 65534 in a canned tree, $STRATA_CGROUP_PARENT set to parent (or
+ * unset): the directory, or the error's message. */
+struct base_query {
+    const char *root, *self, *parent;
+    bool v2;
+    int ctrl;
+};
+
+static char *base_as_65534(const struct base_query *q)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return xstrdup("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        if (setresuid(65534, 65534, 65534) < 0)
+            _exit(9);
+        if (q->parent)
+            setenv("STRATA_CGROUP_PARENT", q->parent, 1);
+        else
+            unsetenv("STRATA_CGROUP_PARENT");
+        struct run_cgroup_layout l;
+        struct error err = {0};
+        run_cg_layout_detect(q->root, q->self, &l, &err);
+        char *base = q->v2 ? run_cg_v2_base(&l, true, &err)
+                           : run_cg_v1_base(&l, q->ctrl, true, &err);
+        dprintf(p[1], "%s", base ? base : err.msg);
+        _exit(0);
+    }
+    close(p[1]);
+    char buf[1024] = {0};
+    if (read(p[0], buf, sizeof buf - 1) < 0)
+        buf[0] = 0;
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+    return xstrdup(buf);
+}
+
 /* Rootless v2: the delegated subtree is the topmost ancestor of our
  * cgroup that we own (a fake tree, chowned to 65534). */
 static void test_delegation(void)
@@ -515,28 +555,9 @@ static void test_delegation(void)
             tap_diag("chown %s: %s", d, strerror(errno));
     }
     cleanup_free char *root = cgt_at("dg");
-    int p[2];
-    if (pipe(p) < 0)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        if (setresuid(65534, 65534, 65534) < 0)
-            _exit(9);
-        struct run_cgroup_layout l;
-        struct error err;
-        run_cg_layout_detect(root, "0::/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope\n",
-                             &l, &err);
-        char *base = run_cg_v2_base(&l, true, &err);
-        dprintf(p[1], "%s", base ? base : err.msg);
-        _exit(0);
-    }
-    close(p[1]);
-    char buf[1024] = {0};
-    if (read(p[0], buf, sizeof buf - 1) < 0)
-        buf[0] = 0;
-    close(p[0]);
-    waitpid(pid, NULL, 0);
+    struct base_query q = {.root = root, .v2 = true,
+        .self = "0::/user.slice/user-65534.slice/user@65534.service/app.slice/t.scope\n"};
+    cleanup_free char *buf = base_as_65534(&q);
     cleanup_free char *want = xasprintf("%s/user.slice/user-65534.slice/user@65534.service/strata", root);
     tap_is_str(buf, want, "rootless v2: strata/ goes under user@UID.service, the delegated root");
 
@@ -561,32 +582,8 @@ static void test_delegation(void)
  * a fake hybrid tree chowned to 65534. */
 static char *v1_base_as(const char *root, const char *self, int c, const char *parent)
 {
-    int p[2];
-    if (pipe(p) < 0)
-        return xstrdup("pipe");
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        if (setresuid(65534, 65534, 65534) < 0)
-            _exit(9);
-        if (parent)
-            setenv("STRATA_CGROUP_PARENT", parent, 1);
-        else
-            unsetenv("STRATA_CGROUP_PARENT");
-        struct run_cgroup_layout l;
-        struct error err = {0};
-        run_cg_layout_detect(root, self, &l, &err);
-        char *base = run_cg_v1_base(&l, c, true, &err);
-        dprintf(p[1], "%s", base ? base : err.msg);
-        _exit(0);
-    }
-    close(p[1]);
-    char buf[1024] = {0};
-    if (read(p[0], buf, sizeof buf - 1) < 0)
-        buf[0] = 0;
-    close(p[0]);
-    waitpid(pid, NULL, 0);
-    return xstrdup(buf);
+    struct base_query q = {.root = root, .self = self, .ctrl = c, .parent = parent};
+    return base_as_65534(&q);
 }
 
 static void test_delegation_v1(void)
