@@ -9,6 +9,7 @@
 # pass through.  busybox `free` reads sysinfo(2), which the view answers
 # through a seccomp notify filter.
 . "$STRATA_SRC/tests/lib.sh"
+. "$STRATA_SRC/tests/integration/60-procview-lib.sh"
 
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
 "$STRATA" run --help >/dev/null 2>&1 || skip_all "strata run is not available"
@@ -20,28 +21,9 @@ bb() { "$STRATA" run --rm --rootfs "$R" "$@"; }
 bb_user() { as_user "$STRATA" run --rm --rootfs "$R" "$@"; }
 
 host_kb() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
-kb_of() { printf '%s\n' "$1" | awk -v k="$2:" '$1 == k { print $2 }'; }
 host_total=$(host_kb MemTotal)
 host_online=$(cat /sys/devices/system/cpu/online)
 host_ncpu=$(grep -c '^processor' /proc/cpuinfo)
-
-# One container prints everything we check, as KEY=VALUE lines.
-probe='echo total=$(awk "/^MemTotal:/{print \$2}" /proc/meminfo)
-echo avail=$(awk "/^MemAvailable:/{print \$2}" /proc/meminfo)
-echo nproc=$(nproc)
-echo cpuinfo=$(grep -c ^processor /proc/cpuinfo)
-echo statcpus=$(grep -c "^cpu[0-9]" /proc/stat)
-echo online=$(cat /sys/devices/system/cpu/online)
-echo uptime=$(cut -d. -f1 /proc/uptime)
-echo free_total=$(free -m | awk "/^Mem:/{print \$2}")'
-val() { printf '%s\n' "$1" | sed -n "s/^$2=//p"; }
-
-# MemAvailable before and after filling 64 MiB of tmpfs (shmem is charged
-# to the container's memory cgroup and is not reclaimable cache)
-grow='a=$(awk "/^MemAvailable:/{print \$2}" /proc/meminfo)
-dd if=/dev/zero of=/dev/shm/fill bs=1M count=64 2>/dev/null
-b=$(awk "/^MemAvailable:/{print \$2}" /proc/meminfo)
-echo "$a $b"'
 
 check_limited() { # WHO OUTPUT
     is "$(val "$2" total)" 262144 "$1: MemTotal is the 256m limit"

@@ -15,6 +15,7 @@
 #  - without delegation the plain refusal stays.
 # The delegated cgroups are removed at the end, also on failure.
 . "$STRATA_SRC/tests/lib.sh"
+. "$STRATA_SRC/tests/integration/60-procview-lib.sh"
 
 is_root || skip_all "needs root to delegate a cgroup to uid $TEST_UID"
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
@@ -44,19 +45,6 @@ done
 [ -z "${bail:-}" ] || skip_all "cannot create a cgroup to delegate"
 
 ur() { as_user env STRATA_CGROUP_PARENT=/$D "$STRATA" run "$@"; }
-kb_of() { printf '%s\n' "$1" | awk -v k="$2:" '$1 == k { print $2 }'; }
-val() { printf '%s\n' "$1" | sed -n "s/^$2=//p"; }
-probe='echo total=$(awk "/^MemTotal:/{print \$2}" /proc/meminfo)
-echo avail=$(awk "/^MemAvailable:/{print \$2}" /proc/meminfo)
-echo nproc=$(nproc)
-echo cpuinfo=$(grep -c ^processor /proc/cpuinfo)
-echo statcpus=$(grep -c "^cpu[0-9]" /proc/stat)
-echo online=$(cat /sys/devices/system/cpu/online)
-echo free_total=$(free -m | awk "/^Mem:/{print \$2}")'
-grow='a=$(awk "/^MemAvailable:/{print \$2}" /proc/meminfo)
-dd if=/dev/zero of=/dev/shm/fill bs=1M count=64 2>/dev/null
-b=$(awk "/^MemAvailable:/{print \$2}" /proc/meminfo)
-echo "$a $b"'
 
 # ---- a configured parent (STRATA_CGROUP_PARENT) ----
 run ur --rm --rootfs "$R" -m 256m --cpus 1 sh -c "$probe"
