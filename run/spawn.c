@@ -309,8 +309,8 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             /* rootless stores keep owners in user.containers.override_stat */
             .rootless_override = h->rootless,
             /* the etc files' mount points, made before the mount so G
-             * copies nothing up through it */
-            .placeholders = run_etc_placeholders,
+             * copies nothing up through it; etc_lower has them already */
+            .placeholders = h->etc_lower ? NULL : run_etc_placeholders,
             /* G's first steps need no answer from the mount */
             .async_init = true,
         };
