@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -51,60 +52,105 @@ static __attribute__((noreturn)) void fail_to(int sock, struct error *e, int sta
     _exit(status);
 }
 
+/* What the process that joins the container needs, prepared before the
+ * fork or clone. */
+struct child_args {
+    const struct run_exec_spec *s;
+    int pidfd;
+    struct run_cgroup *cg;
+    int sock;
+    const sigset_t *old_mask;
+    const struct run_seccomp *filter;
+    int flags;                 /* the namespaces to join */
+    unsigned long long ignored; /* signals ignored here (SigIgn), reset before exec */
+};
+
 /* The cgroup, then the namespaces in `flags` (the caller's process). */
-static void join(const struct run_exec_spec *s, int pidfd, struct run_cgroup *cg, int sock,
-                 int flags)
+static void join(const struct child_args *a, int flags)
 {
     struct error e = {0};
     /* nothing in the container may read this strata process */
     prctl(PR_SET_DUMPABLE, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (cg && run_cgroup_add_pid(cg, getpid(), &e) < 0)
-        fail_to(sock, &e, 125);
-    if (setns(pidfd, flags) < 0) {
+    if (a->cg && run_cgroup_add_pid(a->cg, getpid(), &e) < 0)
+        fail_to(a->sock, &e, 125);
+    if (setns(a->pidfd, flags) < 0) {
         error_errno(&e, "setns into the container");
-        fail_to(sock, &e, 125);
+        fail_to(a->sock, &e, 125);
     }
     if (flags & CLONE_NEWUSER) {
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-            error_errno(&e, "become root in the container's user namespace");
-            fail_to(sock, &e, 125);
+            error_errno(&e, "become root in the user namespace");
+            fail_to(a->sock, &e, 125);
         }
     }
 }
 
-static __attribute__((noreturn)) void exec_in(const struct run_exec_spec *s, int sock,
-                                              const sigset_t *old_mask,
-                                              const struct run_seccomp *filter);
+static __attribute__((noreturn)) void exec_in(const struct child_args *a);
 
 /* Rootless: joins everything, then forks the process into the PID
  * namespace (setns of a PID namespace only applies to children), as a
  * sibling of itself (CLONE_PARENT), sends its pid and exits. */
-static __attribute__((noreturn)) void joiner(const struct run_exec_spec *s, int pidfd,
-                                             struct run_cgroup *cg, int sock,
-                                             const sigset_t *old_mask,
-                                             const struct run_seccomp *filter, int flags)
+static __attribute__((noreturn)) void joiner(const struct child_args *a)
 {
     struct error e = {0};
-    join(s, pidfd, cg, sock, flags);
+    join(a, a->flags);
     pid_t y = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL,
                              NULL, NULL);
     if (y < 0) {
         error_errno(&e, "clone into the container");
-        fail_to(sock, &e, 125);
+        fail_to(a->sock, &e, 125);
     }
     if (y > 0) {
-        run_msg_send(sock, RUN_MSG_PID, y, -1);
+        run_msg_send(a->sock, RUN_MSG_PID, y, -1);
         _exit(0);
     }
-    exec_in(s, sock, old_mask, filter);
+    exec_in(a);
+}
+
+/* The signals this process ignores (SigIgn in its status), read on the
+ * host's /proc before anything joins the container; all of them when it
+ * cannot be read. */
+static unsigned long long ignored_signals(void)
+{
+    unsigned long long ign = ~0ULL;
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ign;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *l = strstr(buf, "\nSigIgn:");
+    if (!l || sscanf(l + 8, "%llx", &ign) != 1)
+        return ~0ULL;
+    return ign;
+}
+
+/* Only an ignored signal keeps its disposition across exec (the kernel
+ * resets a caught one) and strata catches none, so the ones inherited as
+ * ignored are set back to the default, instead of all 62 (some 100 us of
+ * syscalls here).  Through the system call: the C library's sigaction
+ * refuses its own two real-time signals (32 and 33), which `make`, for
+ * one, passes on ignored. */
+static void reset_signals(unsigned long long ignored)
+{
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long long mask;
+    } dfl = {.handler = SIG_DFL};
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && (ignored & (1ULL << (sig - 1))))
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
 }
 
 /* In every namespace and the cgroup: stdio, session, pty, user, exec. */
-static __attribute__((noreturn)) void exec_in(const struct run_exec_spec *s, int sock,
-                                              const sigset_t *old_mask,
-                                              const struct run_seccomp *filter)
+static __attribute__((noreturn)) void exec_in(const struct child_args *a)
 {
+    const struct run_exec_spec *s = a->s;
+    int sock = a->sock;
     struct error e = {0};
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (!s->interactive) {
@@ -146,21 +192,27 @@ static __attribute__((noreturn)) void exec_in(const struct run_exec_spec *s, int
         .argv = s->argv, .env = s->env, .cwd = s->cwd, .user = s->user,
         .cap_add = s->cap_add, .cap_drop = s->cap_drop, .tty = s->tty,
         .seccomp_unconfined = s->seccomp_unconfined,
-        .seccomp = filter,
+        .seccomp = a->filter,
     };
     char **envp = NULL;
     if (run_proc_prepare(&p, &envp, &e) < 0)
         fail_to(sock, &e, 126);
-    struct sigaction sa = {.sa_handler = SIG_DFL};
-    sigemptyset(&sa.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &sa, NULL);
-    sigprocmask(SIG_SETMASK, old_mask, NULL);
+    reset_signals(a->ignored);
+    sigprocmask(SIG_SETMASK, a->old_mask, NULL);
     int status = 127;
     run_proc_exec(&p, envp, &status, &e);
     fail_to(sock, &e, status);
 }
+
+/* The direct path's child when it shares our memory (see run_exec). */
+static int vm_child(void *arg)
+{
+    const struct child_args *a = arg;
+    join(a, a->flags & ~CLONE_NEWPID);
+    exec_in(a);
+}
+
+#define VM_CHILD_STACK (1024 * 1024)
 
 int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
 {
@@ -199,12 +251,33 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
         direct = own_pidns >= 0 && setns(pidfd, CLONE_NEWPID) == 0;
     }
-    const struct run_seccomp *filter = exec_filter.insns ? &exec_filter : NULL;
+    struct child_args a = {
+        .s = s, .pidfd = pidfd, .cg = cg, .sock = sock[1], .old_mask = &old,
+        .filter = exec_filter.insns ? &exec_filter : NULL, .flags = flags,
+        .ignored = ignored_signals(),
+    };
     fflush(NULL);
-    x = fork();
+    /* The direct path without a pty exchanges nothing with the child
+     * before its exec, so the child shares our memory and we sleep until
+     * it has exec'd or died (CLONE_VM | CLONE_VFORK): no page tables
+     * copied, no copy-on-write faults on either side, which is most of
+     * what a fork costs on this kind of VM.  It joins no user namespace
+     * (refused to a process sharing its memory) and keeps its own files
+     * (CLONE_FILES is not given), so its socket end still closes on exec. */
+    void *stack = MAP_FAILED;
+    if (direct && !s->tty)
+        stack = mmap(NULL, VM_CHILD_STACK, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack != MAP_FAILED) {
+        x = clone(vm_child, (char *)stack + VM_CHILD_STACK,
+                  CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &ypidfd);
+        munmap(stack, VM_CHILD_STACK);
+    } else {
+        x = fork();
+    }
     /* back to our own PID namespace for any later child (the sanitizers'
      * leak checker clones one at exit) */
-    if (direct)
+    if (direct && x != 0)
         setns(own_pidns, CLONE_NEWPID);
     if (x < 0) {
         error_errno(err, "fork");
@@ -213,16 +286,17 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     if (x == 0) {
         close(sock[0]);
         if (!direct)
-            joiner(s, pidfd, cg, sock[1], &old, filter, flags);
-        join(s, pidfd, cg, sock[1], flags & ~CLONE_NEWPID);
-        exec_in(s, sock[1], &old, filter);
+            joiner(&a);
+        join(&a, flags & ~CLONE_NEWPID);
+        exec_in(&a);
     }
     close(sock[1]);
     sock[1] = -1;
     if (direct) {
         y = x;
         x = -1;
-        ypidfd = run_pidfd_open(y);
+        if (ypidfd < 0)
+            ypidfd = run_pidfd_open(y);
     }
     for (;;) {
         struct run_msg m;

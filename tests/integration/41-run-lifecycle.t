@@ -43,6 +43,12 @@ suite() {
     is "$rc" 7 "$m: exec exits with the command's status"
     run s exec ${m}_web sh -c 'grep NoNewPrivs /proc/self/status'
     like "$out" "NoNewPrivs:.1" "$m: exec'd processes have no_new_privs"
+    # signals ignored by exec's caller are the default again in the process
+    out=$(trap '' USR1 PIPE; s exec ${m}_web grep SigIgn /proc/self/status 2>&1)
+    like "$out" "SigIgn:.0000000000000000" "$m: exec resets the signals its caller ignored"
+    run s exec ${m}_web /no/such/program
+    is "$rc" 127 "$m: exec of a missing program exits 127"
+    like "$out" "no/such/program" "$m: ... and names it"
 
     run s rm ${m}_web
     ok $((rc == 0)) "$m: rm refuses a running container"
