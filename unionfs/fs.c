@@ -33,6 +33,16 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * tar, package managers), and the AUTO policy sends a big directory's
      * later chunks as plain READDIR, which costs one LOOKUP per name. */
     conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
+    /* FUSE_HANDLE_KILLPRIV_V2: we clear suid/sgid on write, truncate and
+     * chown, so the kernel stops refreshing the mode (GETATTR) before a
+     * chown and stops checking security.capability (GETXATTR) on every
+     * write.  Only where our io sees the kill flags in the raw requests:
+     * those are then never spliced in (passthrough moves the data anyway). */
+    bool killpriv = ufs_pt_killpriv_init(fs);
+    if (killpriv)
+        conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
+    if (fs->o.debug)
+        fuse_log(FUSE_LOG_DEBUG, "strata-unionfs: killpriv %s\n", killpriv ? "on" : "off");
     /* locks stay in the kernel: no flock/getlk/setlk ops are defined */
     conn->want &= ~(unsigned)(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
     pthread_mutex_lock(&fs->init_lock);

@@ -24,4 +24,12 @@ int ufs_node_fd(struct ufs_node *n, bool *is_dir);
 int ufs_new_owner(fuse_req_t req, struct ufs *fs, int dirfd, const char *name, mode_t mode,
                   dev_t rdev);
 
+/* Killpriv (ufs_pt_req_kill): drops suid, and sgid when group-exec, from
+ * regular file n (in the upper) as the kernel does on a write, truncate or
+ * chown by a caller without CAP_FSETID.  errno; *changed when it did. */
+int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed);
+/* Same, from a request whose reply carries no attributes: the kernel's
+ * cached mode is invalidated when it changed. */
+void ufs_kill_suidgid_notify(struct ufs *fs, struct ufs_node *n);
+
 #endif

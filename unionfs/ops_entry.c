@@ -179,6 +179,44 @@ static int set_times(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_fil
     return ufs_utimens_fd(fd, ts) < 0 ? errno : 0;
 }
 
+int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed)
+{
+    *changed = false;
+    if (!S_ISREG(n->type))
+        return 0;
+    struct stat st;
+    int r = ufs_node_stat(fs, n, &st);
+    if (r)
+        return r;
+    /* sgid without group exec marks mandatory locking: it stays */
+    mode_t drop = S_ISUID | ((st.st_mode & S_IXGRP) ? S_ISGID : 0);
+    if (!(st.st_mode & drop))
+        return 0;
+    mode_t mode = st.st_mode & 07777 & ~drop;
+    int fd = ufs_node_fd(n, NULL);
+    struct ufs_override ov;
+    if (fs->o.rootless_override && ufs_override_get(fd, false, &ov) == 0) {
+        /* the recorded mode is the one shown; the real file keeps owner
+         * access (as do_setattr leaves it) */
+        ov.mode = (ov.mode & S_IFMT) | mode;
+        if ((r = ufs_override_set(fd, &ov)))
+            return r;
+        mode |= 0600;
+    }
+    if (ufs_chmod_fd(fd, mode) < 0)
+        return errno;
+    *changed = true;
+    return 0;
+}
+
+void ufs_kill_suidgid_notify(struct ufs *fs, struct ufs_node *n)
+{
+    bool changed;
+    if (ufs_kill_suidgid(fs, n, &changed) == 0 && changed && fs->se)
+        /* attributes only (off -1): no lock taken, safe from a request */
+        fuse_lowlevel_notify_inval_inode(fs->se, (fuse_ino_t)n->nodeid, -1, 0);
+}
+
 static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, int to_set,
                       struct fuse_file_info *fi)
 {
@@ -261,6 +299,13 @@ static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, i
     if (to_set & FUSE_SET_ATTR_SIZE) {
         if (fi ? ftruncate((int)fi->fh, attr->st_size) < 0 : truncate(path, attr->st_size) < 0)
             return errno;
+    }
+    if (ufs_pt_req_kill()) {
+        /* a truncate or chown of a regular file (killpriv): the kernel
+         * left the mode alone; the reply carries the new one */
+        bool changed;
+        if ((r = ufs_kill_suidgid(fs, n, &changed)))
+            return r;
     }
     if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
         r = set_times(fs, n, fd, fi, attr, to_set);

@@ -29,10 +29,24 @@ static bool wants_write(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* Whether an O_TRUNC open is to clear suid/sgid.  With killpriv the
+ * kernel says so.  Without, its own clearing is lost: with atomic_o_trunc
+ * it sends no SETATTR after the OPEN, so it is done here for callers other
+ * than root (whose CAP_FSETID keeps the bits, as in the kernel's rule). */
+static bool trunc_kills(fuse_req_t req, struct ufs *fs, struct fuse_file_info *fi)
+{
+    if (!(fi->flags & O_TRUNC))
+        return false;
+    if (atomic_load(&fs->pt.killpriv))
+        return ufs_pt_req_kill();
+    return fuse_req_ctx(req)->uid != 0;
+}
+
 /* ESTALE makes the kernel walk the path again, looking the last name up
  * afresh (passthrough.c, split).  notify: the kernel holds no lock on the
  * parent (OPEN, not CREATE). */
-static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi, bool notify)
+static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi, bool notify,
+                   bool trunc_kill)
 {
     if (n->dfd)
         return EISDIR;
@@ -52,6 +66,8 @@ static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi
             r = ufs_copy_up(fs, n, !(fi->flags & O_TRUNC));
         if (r)
             return r;
+        if (trunc_kill)
+            ufs_kill_suidgid_notify(fs, n);
     }
     pthread_mutex_lock(&n->lock);
     int src = n->fd;
@@ -78,7 +94,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
-    int r = n ? do_open(fs, n, fi, true) : ENOENT;
+    int r = n ? do_open(fs, n, fi, true, trunc_kills(req, fs, fi)) : ENOENT;
     if (r) {
         fuse_reply_err(req, r);
         return;
@@ -136,7 +152,7 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
             ufs_node_forget(fs, n, 1);
             return r;
         }
-    } else if ((r = do_open(fs, n, fi, false))) {
+    } else if ((r = do_open(fs, n, fi, false, trunc_kills(req, fs, fi)))) {
         ufs_node_forget(fs, n, 1);
         return r;
     }
@@ -177,6 +193,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
                          struct fuse_file_info *fi)
 {
+    if (ufs_pt_req_kill()) {
+        /* killpriv: a writer without CAP_FSETID (before the data, as the
+         * kernel's file_remove_privs) */
+        struct ufs *fs = fuse_req_userdata(req);
+        struct ufs_node *n = ufs_node_of(fs, ino);
+        if (n)
+            ufs_kill_suidgid_notify(fs, n);
+    }
     struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
     out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
     out.buf[0].fd = (int)fi->fh;

@@ -107,16 +107,48 @@ static uint32_t stack_depth(struct ufs *fs)
     return 1;
 }
 
+static _Thread_local bool req_kill;
+
+/* The kill flag of a request, which libfuse 3.14 does not pass on. */
+static bool kill_flag(const struct fuse_in_header *in, size_t len)
+{
+    const void *arg = in + 1;
+    len -= sizeof *in;
+    switch (in->opcode) {
+    case FUSE_WRITE:
+        return len >= sizeof(struct fuse_write_in) &&
+               (((const struct fuse_write_in *)arg)->write_flags & FUSE_WRITE_KILL_SUIDGID);
+    case FUSE_SETATTR:
+        return len >= sizeof(struct fuse_setattr_in) &&
+               (((const struct fuse_setattr_in *)arg)->valid & FATTR_KILL_SUIDGID);
+    case FUSE_OPEN:
+        return len >= sizeof(struct fuse_open_in) &&
+               (((const struct fuse_open_in *)arg)->open_flags & FUSE_OPEN_KILL_SUIDGID);
+    case FUSE_CREATE:
+        return len >= sizeof(struct fuse_create_in) &&
+               (((const struct fuse_create_in *)arg)->open_flags & FUSE_OPEN_KILL_SUIDGID);
+    default:
+        return false;
+    }
+}
+
+bool ufs_pt_req_kill(void)
+{
+    return req_kill;
+}
+
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
     struct ufs *fs = userdata;
     ssize_t r = read(fd, buf, len);
     const struct fuse_in_header *in = buf;
+    req_kill = r >= (ssize_t)sizeof *in && kill_flag(in, (size_t)r);
     if (r >= (ssize_t)(sizeof *in + offsetof(struct fuse_init_in, unused)) &&
         in->opcode == FUSE_INIT) {
         const struct fuse_init_in *arg = (const void *)(in + 1);
         fs->pt.init_unique = in->unique;
         fs->pt.kernel = (arg->flags & FUSE_INIT_EXT) && (arg->flags2 & UFS_FUSE_PASSTHROUGH_FLAGS2);
+        fs->pt.kernel_killpriv = arg->flags & FUSE_HANDLE_KILLPRIV_V2;
     }
     return r;
 }
@@ -126,6 +158,10 @@ static void patch_init(struct ufs *fs, struct iovec *iov, int count)
     if (count < 2 || iov[1].iov_len < INIT_OUT_MAX_STACK_DEPTH + sizeof(uint32_t))
         return;
     struct fuse_init_out *out = iov[1].iov_base;
+    if (atomic_load(&fs->pt.killpriv))
+        out->flags |= FUSE_HANDLE_KILLPRIV_V2;
+    if (!atomic_load(&fs->pt.on))
+        return;
     out->flags |= FUSE_INIT_EXT;
     out->flags &= ~(uint32_t)FUSE_WRITEBACK_CACHE;
     out->flags2 |= UFS_FUSE_PASSTHROUGH_FLAGS2;
@@ -157,7 +193,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
     if (iov[0].iov_len >= sizeof *h && h->error == 0) {
         if (reply_note.armed)
             patch_open(iov, count);
-        else if (h->unique == fs->pt.init_unique && atomic_load(&fs->pt.on))
+        else if (h->unique == fs->pt.init_unique)
             patch_init(fs, iov, count);
     }
     return writev(fd, iov, count);
@@ -200,6 +236,13 @@ bool ufs_pt_init(struct ufs *fs, struct fuse_conn_info *conn)
                  : fs->o.no_passthrough ? "off (passthrough=off)"
                  : !fs->pt.io           ? "off (no CAP_SYS_ADMIN in the initial user namespace)"
                                         : "off (the kernel does not offer it)");
+    return on;
+}
+
+bool ufs_pt_killpriv_init(struct ufs *fs)
+{
+    bool on = fs->pt.io && fs->pt.kernel_killpriv;
+    atomic_store(&fs->pt.killpriv, on);
     return on;
 }
 
@@ -300,9 +343,17 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
         return ESTALE;
     }
     uint32_t flags = UFS_FOPEN_PASSTHROUGH;
-    if (other) {
+    /* with killpriv the kernel leaves clearing suid/sgid on write to us,
+     * and a passthrough write never reaches us: such a writer's writes
+     * come here (the kernel still reads and maps the backing, if any) */
+    bool kill = writer && atomic_load(&fs->pt.killpriv) &&
+                ((st.st_mode & S_ISUID) || (st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP));
+    if (other || (kill && p->refs)) {
         flags |= FOPEN_DIRECT_IO;
         p->refs++;
+    } else if (kill) {
+        p->cached++;
+        flags = 0;
     } else if (p->refs) {
         p->refs++;
     } else if (p->cached || atomic_load(&fs->pt.broken)) {

@@ -47,6 +47,8 @@ struct ufs_pt_fs {
     uint64_t init_unique; /* that INIT request, to find its reply */
     uint32_t depth;       /* max_stack_depth we announce */
     _Atomic bool on;      /* negotiated */
+    bool kernel_killpriv; /* the kernel's INIT offered FUSE_HANDLE_KILLPRIV_V2 */
+    _Atomic bool killpriv; /* negotiated: we clear suid/sgid (ufs_pt_req_kill) */
     _Atomic bool broken;  /* registering a backing was refused: stop trying */
 };
 
@@ -77,6 +79,13 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
  * the parent's lock: CREATE).  *out NULL when nothing was split.  0 or an
  * errno. */
 int ufs_pt_split(struct ufs *fs, struct ufs_node *n, bool notify, struct ufs_node **out);
+/* From the init op: true when FUSE_HANDLE_KILLPRIV_V2 will be negotiated
+ * (only where our io sees the raw requests, whose kill flags libfuse 3.14
+ * drops; then requests are never spliced in, so the io sees each one). */
+bool ufs_pt_killpriv_init(struct ufs *fs);
+/* Whether the request this thread is serving carries the kernel's
+ * FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID or FUSE_OPEN_KILL_SUIDGID. */
+bool ufs_pt_req_kill(void);
 /* After fuse_reply_open/create (or instead of it): disarms. */
 void ufs_pt_reply_done(void);
 /* The open ends (release, or its reply never reached the opener). */
