@@ -48,7 +48,7 @@ static int run_exec_verb(struct cli *cli, const struct verb *v, int argc, char *
     struct run_ctr *ct = NULL;
     char **full_env = NULL, **cap_add = NULL, **cap_drop = NULL;
     struct run_cgroup *cg = NULL;
-    cleanup_free char *seccomp_cache = NULL;
+    cleanup_free char *seccomp_cache = NULL, *seccomp_file = NULL;
     int status = 126;
     if (run_ctr_find(cli->root, argv[optind], &ct, &err) < 0)
         goto fail;
@@ -82,6 +82,8 @@ static int run_exec_verb(struct cli *cli, const struct verb *v, int argc, char *
     };
     seccomp_cache = xasprintf("%s/../../cache/seccomp", ct->dir);
     s.seccomp_cache = seccomp_cache;
+    seccomp_file = xasprintf("%s/seccomp.bpf", ct->dir);
+    s.seccomp_file = seccomp_file;
     const char *keys[] = {"CapAdd", "CapDrop"};
     char ***dst[] = {&cap_add, &cap_drop};
     for (int k = 0; k < 2; k++) {

@@ -393,7 +393,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         struct run_tmpfs *tmpfs = NULL;
         cleanup_free char *rootfs_abs = NULL;
         char *upper = NULL, *work = NULL, *hostname_default = NULL, *seccomp_cache = NULL,
-             *etc_lower = NULL;
+             *seccomp_save = NULL, *etc_lower = NULL;
         json_t *icfg = NULL;
         const char *image_name = o.rootfs ? NULL : argv[optind++];
 
@@ -533,6 +533,8 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         /* STORE/containers/<id>/../../cache: the store's cache */
         seccomp_cache = xasprintf("%s/../../cache/seccomp", ctr->dir);
         spec.seccomp_cache = seccomp_cache;
+        seccomp_save = xasprintf("%s/seccomp.bpf", ctr->dir);
+        spec.seccomp_save = seccomp_save;
         etc_lower = xasprintf("%s/../../cache/run-etc", ctr->dir);
         spec.etc_lower = etc_lower;
         spec.id = ctr->id;
@@ -570,6 +572,7 @@ static int run_run(struct cli *cli, const struct verb *v, int argc, char **argv)
         free(work);
         free(hostname_default);
         free(seccomp_cache);
+        free(seccomp_save);
         free(etc_lower);
         run_ctr_free(ctr);
         for (size_t i = 0; vols && i < o.volumes.n; i++) {

@@ -88,6 +88,7 @@ struct run_spec {
     bool no_proc_view; /* do not serve the limits-aware /proc files */
     bool seccomp_unconfined; /* no default seccomp filter (run/seccomp.c) */
     const char *seccomp_cache; /* optional: a directory for compiled filters */
+    const char *seccomp_save;  /* optional: the filter is kept here for exec */
     /* optional, with lowers: where a read-only layer holding empty
      * /etc/hostname, hosts and resolv.conf is kept (made once), put below
      * the image's layers so the etc files have something to be mounted

@@ -236,10 +236,20 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         error_errno(err, "signalfd/socketpair");
         goto out;
     }
-    /* compiled (or read from the cache) before the fork, not in the container */
-    if (!s->seccomp_unconfined &&
-        run_seccomp_prepare(s->cap_add, s->cap_drop, s->seccomp_cache, &exec_filter, err) < 0)
-        goto out;
+    /* The filter `run` kept for the container, read before the fork;
+     * compiled (or read from the cache) only for a container started
+     * without one kept (by an older strata).  A damaged one is an error. */
+    if (!s->seccomp_unconfined) {
+        struct error e2 = {0};
+        int r = s->seccomp_file ? run_seccomp_read(s->seccomp_file, &exec_filter, &e2) : -1;
+        if (r < 0 && s->seccomp_file && e2.code != ENOENT) {
+            *err = e2;
+            goto out;
+        }
+        if (r < 0 &&
+            run_seccomp_prepare(s->cap_add, s->cap_drop, s->seccomp_cache, &exec_filter, err) < 0)
+            goto out;
+    }
     /* As root (no user namespace to enter), this process enters the PID
      * namespace for its children only, and the one child it forks is born
      * in it and joins the rest itself.  Rootless, setns(CLONE_NEWPID) here

@@ -28,6 +28,9 @@ struct run_exec_spec {
     bool interactive;
     bool seccomp_unconfined; /* the container runs without the default filter */
     const char *seccomp_cache; /* optional: a directory for compiled filters */
+    /* optional: the filter `run` kept (run_seccomp_save); when absent the
+     * filter is made as run makes it */
+    const char *seccomp_file;
 };
 
 /* Runs to completion; *exit_status as run_container's. */

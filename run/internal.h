@@ -106,9 +106,16 @@ struct sock_filter;
 struct run_seccomp {
     struct sock_filter *insns;
     size_t len; /* bytes */
+    char *file; /* the cache entry it was read from or written to, or NULL */
 };
 int run_seccomp_prepare(const char *const *cap_add, const char *const *cap_drop,
                         const char *cache_dir, struct run_seccomp *out, struct error *err);
+/* The filter kept at `path` for later execs into the container (a hard
+ * link to its cache entry when it has one, else a copy), and read back:
+ * the file's size and SHA-256 are checked, so a damaged one is an error
+ * naming it, never a silent lack of filter; err->code ENOENT when absent. */
+int run_seccomp_save(const struct run_seccomp *f, const char *path, struct error *err);
+int run_seccomp_read(const char *path, struct run_seccomp *out, struct error *err);
 int run_seccomp_load(const struct run_seccomp *f, struct error *err);
 void run_seccomp_free(struct run_seccomp *f);
 

@@ -9,7 +9,11 @@
  * too, so a 32-bit call cannot step around it.  Compiling it still costs
  * milliseconds, so the caller (before it forks) reads the compiled BPF
  * from the store's cache/seccomp/, keyed by a hash of everything that
- * shapes it, and compiles and caches it only on a miss.  Stacked with the /proc
+ * shapes it, and compiles and caches it only on a miss.  `strata run`
+ * also keeps it in the container's directory (a hard link to the cache
+ * entry: no block to free when the container goes), so `exec` loads the
+ * very filter the container got, without libseccomp.  Each file starts
+ * with a line giving the BPF's size and SHA-256, checked on every read.  Stacked with the /proc
  * view's sysinfo notify filter, the kernel takes the stricter answer:
  * sysinfo is allowed here, so the notification still wins. */
 #include <errno.h>
@@ -30,6 +34,7 @@
 #include "common/cleanup.h"
 #include "common/fileutil.h"
 #include "common/xalloc.h"
+#include "format/digest.h"
 #include "run/internal.h"
 
 /* A call and the capability that lifts the ban (-1: never lifted). */
@@ -226,7 +231,7 @@ static uint64_t filter_key(unsigned long long caps)
     h = fnv(h, parts, sizeof parts);
     h = fnv(h, &caps, sizeof caps);
     /* the rules in build() that are not tables */
-    static const char rev[] = "clone-bits clone3-enosys personality-bits vsock v1";
+    static const char rev[] = "clone-bits clone3-enosys personality-bits vsock v1 file-v1";
     return fnv(h, rev, sizeof rev);
 }
 
@@ -266,11 +271,51 @@ static bool valid(size_t len)
            len / sizeof(struct sock_filter) <= BPF_MAXINSNS;
 }
 
+/* The files' first line: "strata-seccomp 1 <bytes> sha256:<hex>\n". */
+#define FILE_MAGIC "strata-seccomp 1 "
+
+static char *encode(const struct run_seccomp *f, size_t *len)
+{
+    char digest[FMT_DIGEST_MAX];
+    fmt_digest_buffer(f->insns, f->len, digest);
+    char *head = xasprintf(FILE_MAGIC "%zu %s\n", f->len, digest);
+    size_t h = strlen(head);
+    char *buf = xmalloc(h + f->len);
+    memcpy(buf, head, h);
+    memcpy(buf + h, f->insns, f->len);
+    free(head);
+    *len = h + f->len;
+    return buf;
+}
+
+/* Takes buf (malloc'd, n bytes) on success; says what is wrong otherwise. */
+static const char *decode(char *buf, size_t n, struct run_seccomp *out)
+{
+    char *nl = memchr(buf, '\n', n < 160 ? n : 160);
+    if (n < sizeof FILE_MAGIC || memcmp(buf, FILE_MAGIC, sizeof FILE_MAGIC - 1) || !nl)
+        return "not a strata seccomp filter";
+    *nl = '\0';
+    size_t len = 0;
+    char want[FMT_DIGEST_MAX] = "";
+    if (sscanf(buf + sizeof FILE_MAGIC - 1, "%zu %71s", &len, want) != 2)
+        return "bad header";
+    size_t body = (size_t)(nl + 1 - buf);
+    if (len != n - body || !valid(len))
+        return "wrong size";
+    char got[FMT_DIGEST_MAX];
+    fmt_digest_buffer(nl + 1, len, got);
+    if (strcmp(got, want))
+        return "wrong digest";
+    memmove(buf, nl + 1, len);
+    out->insns = (struct sock_filter *)buf;
+    out->len = len;
+    return NULL;
+}
+
 int run_seccomp_prepare(const char *const *cap_add, const char *const *cap_drop,
                         const char *cache_dir, struct run_seccomp *out, struct error *err)
 {
-    out->insns = NULL;
-    out->len = 0;
+    *out = (struct run_seccomp){0};
     unsigned long long caps;
     if (run_caps_mask(cap_add, cap_drop, &caps, err) < 0)
         return -1;
@@ -282,9 +327,10 @@ int run_seccomp_prepare(const char *const *cap_add, const char *const *cap_drop,
         size_t len = 0;
         struct error ignore = {0};
         if (read_file_at(AT_FDCWD, path, &buf, &len, &ignore) == 0) {
-            if (valid(len)) {
-                out->insns = (struct sock_filter *)buf;
-                out->len = len;
+            /* a damaged entry is compiled again (and replaced) */
+            if (!decode(buf, len, out)) {
+                out->file = path;
+                path = NULL;
                 return 0;
             }
             free(buf);
@@ -299,8 +345,39 @@ int run_seccomp_prepare(const char *const *cap_add, const char *const *cap_drop,
     if (path) {
         /* best effort: a read-only store just compiles every time */
         struct error ignore = {0};
-        if (mkdir_p_at(AT_FDCWD, cache_dir, 0755, &ignore) == 0)
-            atomic_write_at(AT_FDCWD, path, out->insns, out->len, 0644, &ignore);
+        size_t n;
+        cleanup_free char *file = encode(out, &n);
+        if (mkdir_p_at(AT_FDCWD, cache_dir, 0755, &ignore) == 0 &&
+            atomic_write_at(AT_FDCWD, path, file, n, 0644, &ignore) == 0) {
+            out->file = path;
+            path = NULL;
+        }
+    }
+    return 0;
+}
+
+int run_seccomp_save(const struct run_seccomp *f, const char *path, struct error *err)
+{
+    if (f->file && link(f->file, path) == 0)
+        return 0;
+    /* another file system, or a cache that could not be written */
+    size_t n;
+    cleanup_free char *file = encode(f, &n);
+    return atomic_write_at(AT_FDCWD, path, file, n, 0644, err);
+}
+
+int run_seccomp_read(const char *path, struct run_seccomp *out, struct error *err)
+{
+    *out = (struct run_seccomp){0};
+    char *buf = NULL;
+    size_t len = 0;
+    if (read_file_at(AT_FDCWD, path, &buf, &len, err) < 0)
+        return -1;
+    const char *why = decode(buf, len, out);
+    if (why) {
+        free(buf);
+        return error_set(err, EINVAL, "seccomp: the container's filter `%s` is damaged (%s)",
+                         path, why);
     }
     return 0;
 }
@@ -319,6 +396,6 @@ int run_seccomp_load(const struct run_seccomp *f, struct error *err)
 void run_seccomp_free(struct run_seccomp *f)
 {
     free(f->insns);
-    f->insns = NULL;
-    f->len = 0;
+    free(f->file);
+    *f = (struct run_seccomp){0};
 }

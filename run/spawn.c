@@ -666,8 +666,9 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
 
     /* compiled (or read from the cache) here, once, before the fork */
     if (!spec->seccomp_unconfined &&
-        run_seccomp_prepare(spec->cap_add, spec->cap_drop, spec->seccomp_cache, &filter,
-                            err) < 0)
+        (run_seccomp_prepare(spec->cap_add, spec->cap_drop, spec->seccomp_cache, &filter,
+                             err) < 0 ||
+         (spec->seccomp_save && run_seccomp_save(&filter, spec->seccomp_save, err) < 0)))
         goto out;
 
     struct helper_ctx h = {

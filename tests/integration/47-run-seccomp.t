@@ -3,10 +3,10 @@
 # default profile keeps from a container fail with EPERM (clone3 with
 # ENOSYS), ordinary programs work, --cap-add SYS_ADMIN relaxes what Docker
 # relaxes, --security-opt seccomp=unconfined removes it, `exec` gets the
-# container's choice, and the /proc view's sysinfo notify filter still
-# answers on top of it.  tests/helpers/syscall_probe makes calls that
-# without a filter succeed or fail with another errno, so EPERM is the
-# filter's doing.
+# container's choice (the filter kept at run, checked), and the /proc
+# view's sysinfo notify filter still answers on top of it.
+# tests/helpers/syscall_probe makes calls that without a filter succeed or
+# fail with another errno, so EPERM is the filter's doing.
 . "$STRATA_SRC/tests/lib.sh"
 
 command -v busybox >/dev/null || skip_all "busybox-static is not installed"
@@ -34,7 +34,7 @@ suite() {
     m=$1
     if [ "$m" = user ]; then X=as_user; store=$T/home/store; else X=; store=$STRATA_ROOT; fi
     r() { $X "$STRATA" run --rm $LIBS --rootfs "$R" "$@"; }
-    at_cleanup "$X $STRATA rm -f ${m}_sc ${m}_unc"
+    at_cleanup "$X $STRATA rm -f ${m}_sc ${m}_unc ${m}_adm"
 
     run r sh -c 'grep "^Seccomp:" /proc/self/status; echo hello; ls / >/dev/null && echo listed'
     like "$out" "Seccomp:.2" "$m: every container runs under a seccomp filter"
@@ -89,7 +89,29 @@ suite() {
     probe_is "$out" keyctl EPERM "$m: exec gets the default filter"
     run $X "$STRATA" exec ${m}_unc /probe/syscall_probe
     probe_is "$out" keyctl OK "$m: exec into an unconfined container is unconfined"
-    $X "$STRATA" rm -f ${m}_sc ${m}_unc >/dev/null 2>&1
+    # the filter run compiled is kept with the container and exec loads
+    # that one: given the filter of a SYS_ADMIN container (copied, never
+    # written through: the file is a hard link to the cache entry), exec
+    # lets umount2 reach the kernel; a damaged one is refused, named
+    dir=$($X "$STRATA" inspect --format '{{.Dir}}' ${m}_sc)
+    $X "$STRATA" run -d --name ${m}_adm --cap-add SYS_ADMIN $LIBS --rootfs "$R" sleep 30 >/dev/null
+    adm=$($X "$STRATA" inspect --format '{{.Dir}}' ${m}_adm)
+    ok $([ -s "$dir/seccomp.bpf" ] && [ -s "$adm/seccomp.bpf" ]; echo $?) \
+        "$m: run keeps the container's filter in its directory"
+    cp "$dir/seccomp.bpf" "$T/sc.keep"
+    cp "$adm/seccomp.bpf" "$dir/.sc.new" && mv "$dir/.sc.new" "$dir/seccomp.bpf"
+    run $X "$STRATA" exec ${m}_sc /probe/syscall_probe
+    probe_is "$out" umount2 E22 "$m: exec loads the filter kept at run (not one made again)"
+    probe_is "$out" keyctl EPERM "$m: ... which still refuses keyctl"
+    head -c 3000 "$T/sc.keep" > "$dir/.sc.new" && mv "$dir/.sc.new" "$dir/seccomp.bpf"
+    run $X "$STRATA" exec ${m}_sc sh -c 'echo ran'
+    ok $([ "$rc" -ne 0 ] && ! printf '%s' "$out" | grep -q ran; echo $?) \
+        "$m: exec refuses a damaged kept filter"
+    like "$out" "filter \`$dir/seccomp.bpf\` is damaged" "$m: ... and names the file"
+    mv "$T/sc.keep" "$dir/seccomp.bpf"
+    run $X "$STRATA" exec ${m}_sc /probe/syscall_probe
+    probe_is "$out" umount2 EPERM "$m: the container's own filter again"
+    $X "$STRATA" rm -f ${m}_sc ${m}_unc ${m}_adm >/dev/null 2>&1
 
     # a damaged cache entry is compiled again, never loaded
     for f in "$store/cache/seccomp/"seccomp-*.bpf; do printf 'xyz' > "$f"; done
