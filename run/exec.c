@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -204,15 +203,39 @@ static __attribute__((noreturn)) void exec_in(const struct child_args *a)
     fail_to(sock, &e, status);
 }
 
-/* The direct path's child when it shares our memory (see run_exec). */
-static int vm_child(void *arg)
+/* Without a pty, the process that joins shares our memory and we sleep
+ * until it has exec'd or died (see run_exec); rootless, the joiner's
+ * child shares it too, and the joiner sleeps likewise.  Their stacks are
+ * static, so no mmap and munmap (whose TLB shootdown is an IPI, costly on
+ * this VM) per exec: one exec per process. */
+static char vm_stacks[2][256 * 1024] __attribute__((aligned(64)));
+
+static int vm_direct(void *arg)
 {
     const struct child_args *a = arg;
     join(a, a->flags & ~CLONE_NEWPID);
     exec_in(a);
 }
 
-#define VM_CHILD_STACK (1024 * 1024)
+static int vm_exec(void *arg)
+{
+    exec_in(arg);
+}
+
+static int vm_joiner(void *arg)
+{
+    const struct child_args *a = arg;
+    struct error e = {0};
+    join(a, a->flags);
+    pid_t y = clone(vm_exec, vm_stacks[1] + sizeof vm_stacks[1],
+                    CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, (void *)a);
+    if (y < 0) {
+        error_errno(&e, "clone into the container");
+        fail_to(a->sock, &e, 125);
+    }
+    run_msg_send(a->sock, RUN_MSG_PID, y, -1);
+    _exit(0);
+}
 
 int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
 {
@@ -267,24 +290,22 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         .ignored = ignored_signals(),
     };
     fflush(NULL);
-    /* The direct path without a pty exchanges nothing with the child
-     * before its exec, so the child shares our memory and we sleep until
-     * it has exec'd or died (CLONE_VM | CLONE_VFORK): no page tables
-     * copied, no copy-on-write faults on either side, which is most of
-     * what a fork costs on this kind of VM.  It joins no user namespace
-     * (refused to a process sharing its memory) and keeps its own files
-     * (CLONE_FILES is not given), so its socket end still closes on exec. */
-    void *stack = MAP_FAILED;
-    if (direct && !s->tty)
-        stack = mmap(NULL, VM_CHILD_STACK, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack != MAP_FAILED) {
-        x = clone(vm_child, (char *)stack + VM_CHILD_STACK,
+    /* Without a pty nothing is exchanged with the child before its exec,
+     * so it shares our memory and we sleep until it has exec'd or died
+     * (CLONE_VM | CLONE_VFORK): no page tables copied, no copy-on-write
+     * faults on either side, which is most of what a fork costs on this
+     * kind of VM.  It keeps its own files (no CLONE_FILES), so its socket
+     * end still closes on exec, and its own credentials and namespaces
+     * (setns, the user namespace's too, allows a shared mm; a thread group
+     * or a shared fs_struct it refuses).  With a pty it is forked. */
+    if (!s->tty && direct)
+        x = clone(vm_direct, vm_stacks[0] + sizeof vm_stacks[0],
                   CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &ypidfd);
-        munmap(stack, VM_CHILD_STACK);
-    } else {
+    else if (!s->tty)
+        x = clone(vm_joiner, vm_stacks[0] + sizeof vm_stacks[0],
+                  CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    else
         x = fork();
-    }
     /* back to our own PID namespace for any later child (the sanitizers'
      * leak checker clones one at exit) */
     if (direct && x != 0)

@@ -46,6 +46,10 @@ suite() {
     # signals ignored by exec's caller are the default again in the process
     out=$(trap '' USR1 PIPE; s exec ${m}_web grep SigIgn /proc/self/status 2>&1)
     like "$out" "SigIgn:.0000000000000000" "$m: exec resets the signals its caller ignored"
+    # -t: the process gets a pty of the container's (the forked path)
+    run s exec -t ${m}_web sh -c 'tty; exit 4' </dev/null
+    is "$rc" 4 "$m: exec -t exits with the command's status"
+    like "$out" "^/dev/pts/[0-9]" "$m: exec -t gives the process a terminal"
     run s exec ${m}_web /no/such/program
     is "$rc" 127 "$m: exec of a missing program exits 127"
     like "$out" "no/such/program" "$m: ... and names it"
