@@ -142,6 +142,7 @@ void run_user_free(struct run_user *u);
 int run_net_lo_up(struct error *err);
 
 struct run_attach;
+struct run_procview;
 
 /* pty.c: the pty created inside the container, and the caller's relay. */
 int run_pty_open_in_container(int *master, int *slave, struct error *err);
@@ -153,6 +154,7 @@ struct run_relay {
     int pidfd;       /* the process to wait for and to signal */
     struct run_tee *tee; /* NULL, or output also kept in a log */
     struct run_attach *attach; /* NULL, or `run -d -t`'s attach socket */
+    struct run_procview *view; /* NULL, or the /proc view to serve meanwhile */
 };
 /* A foreground run's log: the process's stdout and stderr come through
  * pipes (or the pty) and are copied to the caller's fds and the log. */

@@ -1,8 +1,10 @@
 /* The /proc view's FUSE side (low-level API): one flat directory of
  * read-only files whose text is rendered at open time (procview_render.c)
  * and served with direct_io, so readers always get fresh numbers and the
- * size-0-like /proc semantics.  One thread waits on /dev/fuse and an eventfd
- * (stop) and, every 5 s, samples the cgroup's runnable tasks for loadavg. */
+ * size-0-like /proc semantics.  No thread of its own: one epoll fd holds
+ * /dev/fuse (non-blocking), a 5 s timer (the cgroup's runnable tasks
+ * sampled for loadavg) and the sysinfo listener, and the caller's wait
+ * loop polls it and calls run_procview_serve. */
 #define FUSE_USE_VERSION 312
 
 #include <errno.h>
@@ -12,7 +14,6 @@
 #include <linux/seccomp.h>
 #include <inttypes.h>
 #include <poll.h>
-#include <pthread.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,18 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fileutil.h"
-#include "common/thread.h"
 #include "common/xalloc.h"
 #include "run/cgroup_internal.h"
 #include "run/procview.h"
@@ -63,23 +63,22 @@ struct pv_handle {
     size_t len;
 };
 
+/* Only the one thread that calls run_procview_serve touches it, but for
+ * cg and notify_fd, which another thread may set (tests serve from a
+ * thread of their own). */
 struct run_procview {
     struct fuse_session *se;
-    struct pv_handle *handles; /* only the serving thread touches it, stop after join */
-    pthread_t thread;
-    bool thread_started;
-    int stop_fd;            /* eventfd: wakes the thread to stop */
-    int epoll_fd;           /* what the thread waits on: /dev/fuse, stop_fd, notify_fd */
-    atomic_bool stopping;
-    atomic_int notify_fd;   /* seccomp listener for sysinfo, -1 none */
+    struct fuse_buf fbuf;      /* the request buffer, kept between requests */
+    struct pv_handle *handles;
+    int epoll_fd;              /* what the caller polls: /dev/fuse, timer_fd, notify_fd */
+    int timer_fd;              /* the load sample's interval */
+    atomic_int notify_fd;      /* seccomp listener for sysinfo, -1 none */
     /* borrowed, set at start or later (run_procview_set_cgroup, before the
      * container can ask); its fields are read-only after open */
     _Atomic(struct run_cgroup *) cg;
     int64_t lim_memory;
     double start; /* CLOCK_BOOTTIME seconds at start */
-    pthread_mutex_t lock; /* protects load */
     double load[3];
-    struct timespec next_sample; /* only the serving thread touches it */
 };
 
 static double boottime(void)
@@ -181,9 +180,7 @@ static char *render(struct run_procview *pv, enum pv_kind kind)
             last = strtol(sp + 1, NULL, 10);
         int running, active, total;
         count_tasks(pv, &running, &active, &total);
-        pthread_mutex_lock(&pv->lock);
         double avg[3] = {pv->load[0], pv->load[1], pv->load[2]};
-        pthread_mutex_unlock(&pv->lock);
         return run_pv_loadavg(avg, running, total, last);
     }
     case PV_DISKSTATS: {
@@ -249,9 +246,7 @@ static void sample_load(struct run_procview *pv)
         return;
     int running, active, total;
     count_tasks(pv, &running, &active, &total);
-    pthread_mutex_lock(&pv->lock);
     run_pv_load_step(pv->load, active);
-    pthread_mutex_unlock(&pv->lock);
 }
 
 /* ---- FUSE operations (every request answered exactly once) ---- */
@@ -444,14 +439,6 @@ static const struct fuse_lowlevel_ops pv_ops = {
     .release = pv_release,
 };
 
-static long ms_until(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
-    return ms < 0 ? 0 : ms;
-}
-
 /* Answers one trapped sysinfo(2): the container's numbers written into
  * the caller's buffer.  Anything unexpected runs the real syscall. */
 static void handle_sysinfo(struct run_procview *pv, int fd)
@@ -480,9 +467,7 @@ static void handle_sysinfo(struct run_procview *pv, int fd)
             m.limit = pv->lim_memory;
         int running, active, total;
         count_tasks(pv, &running, &active, &total);
-        pthread_mutex_lock(&pv->lock);
         double load[3] = {pv->load[0], pv->load[1], pv->load[2]};
-        pthread_mutex_unlock(&pv->lock);
         run_pv_sysinfo(&si, &m, boottime() - pv->start, cg ? load : NULL, cg ? total : -1);
         struct iovec local = {.iov_base = &si, .iov_len = sizeof si};
         struct iovec remote = {.iov_base = (void *)(uintptr_t)req->data.args[0],
@@ -499,56 +484,87 @@ out:
     seccomp_notify_free(req, resp);
 }
 
-enum { EV_FUSE, EV_STOP, EV_NOTIFY };
+enum { EV_FUSE, EV_TIMER, EV_NOTIFY };
 
-static void *pv_thread(void *arg)
+/* Every request queued on /dev/fuse (non-blocking: a request whose caller
+ * was killed between the poll and the read is gone, and a blocking read
+ * would hang the caller's loop until the next one).  False once the
+ * connection is gone. */
+static bool serve_fuse(struct run_procview *pv)
 {
-    struct run_procview *pv = arg;
-    struct fuse_buf fbuf = {.mem = NULL};
     for (;;) {
-        struct epoll_event ev[3];
-        int n = epoll_wait(pv->epoll_fd, ev, 3, (int)ms_until(&pv->next_sample));
-        if (n < 0 && errno != EINTR)
-            break;
-        if (atomic_load(&pv->stopping))
-            break;
-        if (ms_until(&pv->next_sample) == 0) {
-            sample_load(pv);
-            pv->next_sample.tv_sec += LOAD_INTERVAL_MS / 1000;
-        }
-        bool done = false;
-        for (int i = 0; i < n && !done; i++) {
-            uint32_t e = ev[i].events;
-            if (ev[i].data.u32 == EV_NOTIFY) {
-                int nfd = atomic_load(&pv->notify_fd);
-                if (e & EPOLLIN)
-                    handle_sysinfo(pv, nfd);
-                else if (e & (EPOLLHUP | EPOLLERR)) {
-                    /* every process of the filter is gone */
-                    atomic_store(&pv->notify_fd, -1);
-                    close(nfd);
-                }
-            } else if (ev[i].data.u32 == EV_FUSE) {
-                if (e & (EPOLLERR | EPOLLHUP)) {
-                    done = true; /* connection aborted */
-                    break;
-                }
-                int res = fuse_session_receive_buf(pv->se, &fbuf);
-                if (res == -EINTR || res == -EAGAIN)
-                    continue;
-                if (res <= 0) {
-                    done = true;
-                    break;
-                }
-                fuse_session_process_buf(pv->se, &fbuf);
-                done = fuse_session_exited(pv->se);
-            }
-        }
-        if (done)
-            break;
+        int res = fuse_session_receive_buf(pv->se, &pv->fbuf);
+        if (res == -EINTR)
+            continue;
+        if (res == -EAGAIN)
+            return true;
+        if (res <= 0)
+            return false;
+        fuse_session_process_buf(pv->se, &pv->fbuf);
+        if (fuse_session_exited(pv->se))
+            return false;
     }
-    free(fbuf.mem);
-    return NULL;
+}
+
+int run_procview_fd(const struct run_procview *pv)
+{
+    return pv ? pv->epoll_fd : -1;
+}
+
+void run_procview_serve(struct run_procview *pv)
+{
+    if (!pv)
+        return;
+    struct epoll_event ev[3];
+    int n = epoll_wait(pv->epoll_fd, ev, 3, 0);
+    for (int i = 0; i < n; i++) {
+        uint32_t e = ev[i].events;
+        switch (ev[i].data.u32) {
+        case EV_FUSE:
+            /* an aborted connection (the mount gone) stays readable:
+             * dropped from the set, or the caller's poll would spin */
+            if ((e & (EPOLLERR | EPOLLHUP)) || !serve_fuse(pv))
+                epoll_ctl(pv->epoll_fd, EPOLL_CTL_DEL, fuse_session_fd(pv->se), NULL);
+            break;
+        case EV_TIMER: {
+            uint64_t ticks;
+            if (read(pv->timer_fd, &ticks, sizeof ticks) == (ssize_t)sizeof ticks)
+                sample_load(pv);
+            break;
+        }
+        case EV_NOTIFY: {
+            int nfd = atomic_load(&pv->notify_fd);
+            if (e & EPOLLIN)
+                handle_sysinfo(pv, nfd);
+            else if (e & (EPOLLHUP | EPOLLERR)) {
+                /* every process of the filter is gone */
+                atomic_store(&pv->notify_fd, -1);
+                epoll_ctl(pv->epoll_fd, EPOLL_CTL_DEL, nfd, NULL);
+                close(nfd);
+            }
+            break;
+        }
+        }
+    }
+}
+
+int run_procview_wait_fd(struct run_procview *pv, int fd)
+{
+    if (!pv)
+        return 0;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = pv->epoll_fd, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        /* the view first: whoever wrote to fd may wait on it next */
+        if (p[1].revents & POLLIN)
+            run_procview_serve(pv);
+        if (p[0].revents)
+            return 0;
+    }
 }
 
 int run_procview_sysinfo_filter(struct error *err)
@@ -582,7 +598,8 @@ int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *er
         close(fd);
         return error_set(err, EBUSY, "proc view: already serving a sysinfo filter");
     }
-    /* the thread's epoll set takes it without waking the thread */
+    /* joins the set the caller polls: a poll waiting on it meanwhile
+     * wakes at the listener's first request */
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_NOTIFY};
     if (epoll_ctl(pv->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
         return error_errno(err, "proc view: watch the sysinfo filter");
@@ -592,7 +609,7 @@ int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *er
 int run_procview_mount(int *dev_fd, int *mnt_fd, struct error *err)
 {
     /* the kernel wants /dev/fuse opened in the user namespace that mounts */
-    cleanup_close int dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    cleanup_close int dev = open("/dev/fuse", O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (dev < 0)
         return error_errno(err, "proc view: open /dev/fuse");
     cleanup_close int fs = fsopen("fuse", FSOPEN_CLOEXEC);
@@ -633,22 +650,16 @@ void run_procview_prime(const char *dir)
     }
 }
 
-int run_procview_start(int dev_fd, struct run_cgroup *cg, const struct run_cgroup_limits *lim,
-                       struct run_procview **out, struct error *err)
+int run_procview_new(int dev_fd, struct run_cgroup *cg, const struct run_cgroup_limits *lim,
+                     struct run_procview **out, struct error *err)
 {
     struct run_procview *pv = xzalloc(sizeof(*pv));
     atomic_init(&pv->cg, cg);
     pv->lim_memory = lim ? lim->memory : RUN_CGROUP_NONE;
     pv->start = boottime();
-    pv->stop_fd = -1;
     pv->epoll_fd = -1;
-    atomic_init(&pv->stopping, false);
+    pv->timer_fd = -1;
     atomic_init(&pv->notify_fd, -1);
-    pthread_mutex_init(&pv->lock, NULL);
-    /* the first load sample is due one interval in: nothing is computed
-     * before the container asks */
-    clock_gettime(CLOCK_MONOTONIC, &pv->next_sample);
-    pv->next_sample.tv_sec += LOAD_INTERVAL_MS / 1000;
 
     char *argv[] = {"strata-procview", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(1, argv);
@@ -663,37 +674,29 @@ int run_procview_start(int dev_fd, struct run_cgroup *cg, const struct run_cgrou
     }
     /* the session owns dev_fd from here on.  The kernel queued FUSE_INIT
      * at mount time and holds every request until it is answered: answer
-     * it here, at once, rather than after the new server thread gets
-     * scheduled (10+ ms on a busy machine). */
-    {
-        struct pollfd pf = {.fd = dev_fd, .events = POLLIN};
-        struct fuse_buf fbuf = {.mem = NULL};
-        if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) &&
-            fuse_session_receive_buf(pv->se, &fbuf) > 0)
-            fuse_session_process_buf(pv->se, &fbuf);
-        free(fbuf.mem);
+     * it here, at once (the fd is non-blocking: nothing waits if it is
+     * not there) */
+    if (!serve_fuse(pv)) {
+        error_set(err, ENOTCONN, "proc view: the FUSE connection ended at its start");
+        goto fail;
     }
-    pv->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    /* the first load sample is due one interval in: nothing is computed
+     * before the container asks */
+    struct itimerspec every = {.it_interval = {LOAD_INTERVAL_MS / 1000, 0},
+                               .it_value = {LOAD_INTERVAL_MS / 1000, 0}};
     pv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (pv->stop_fd < 0 || pv->epoll_fd < 0) {
-        error_errno(err, "proc view: eventfd/epoll");
+    pv->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (pv->epoll_fd < 0 || pv->timer_fd < 0 || timerfd_settime(pv->timer_fd, 0, &every, NULL) < 0) {
+        error_errno(err, "proc view: epoll/timerfd");
         goto fail;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_FUSE};
-    struct epoll_event sev = {.events = EPOLLIN, .data.u32 = EV_STOP};
+    struct epoll_event tev = {.events = EPOLLIN, .data.u32 = EV_TIMER};
     if (epoll_ctl(pv->epoll_fd, EPOLL_CTL_ADD, dev_fd, &ev) < 0 ||
-        epoll_ctl(pv->epoll_fd, EPOLL_CTL_ADD, pv->stop_fd, &sev) < 0) {
+        epoll_ctl(pv->epoll_fd, EPOLL_CTL_ADD, pv->timer_fd, &tev) < 0) {
         error_errno(err, "proc view: epoll_ctl");
         goto fail;
     }
-    /* the server thread takes no signals: SIGINT/SIGTERM aimed at the
-     * runtime must reach its main thread */
-    int r = thread_create_nosignals(&pv->thread, pv_thread, pv);
-    if (r != 0) {
-        error_code(err, r, "proc view: start the server thread");
-        goto fail;
-    }
-    pv->thread_started = true;
     *out = pv;
     return 0;
 fail:
@@ -705,29 +708,20 @@ void run_procview_stop(struct run_procview *pv)
 {
     if (!pv)
         return;
-    if (pv->thread_started) {
-        uint64_t one = 1;
-        atomic_store(&pv->stopping, true);
-        if (write(pv->stop_fd, &one, sizeof one) < 0) {
-            /* an eventfd write only fails on overflow; the thread is
-             * already told */
-        }
-        pthread_join(pv->thread, NULL);
-    }
     /* closing /dev/fuse aborts the connection: a bind still held by a
      * process fails with ENOTCONN; the mount goes with its last holder */
     if (pv->se)
         fuse_session_destroy(pv->se);
+    free(pv->fbuf.mem);
     while (pv->handles)
         handle_free(pv, pv->handles);
     int nfd = atomic_load(&pv->notify_fd);
     if (nfd >= 0)
         close(nfd);
-    if (pv->stop_fd >= 0)
-        close(pv->stop_fd);
+    if (pv->timer_fd >= 0)
+        close(pv->timer_fd);
     if (pv->epoll_fd >= 0)
         close(pv->epoll_fd);
-    pthread_mutex_destroy(&pv->lock);
     free(pv);
 }
 

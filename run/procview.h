@@ -6,22 +6,26 @@
  * text through; uptime always counts from the view's start.
  *
  * Usage by the runtime (the view costs the start nothing before the fork,
- * and the forks copy no server thread):
+ * and no thread: the caller serves it from the loops where it waits anyway):
  *   in the helper, once its user and mount namespaces exist:
  *       run_procview_mount(&dev_fd, &mnt_fd, &err);
  *           -- a detached FUSE mount (fsopen/fsmount, attached nowhere: as
  *              root and rootless alike, nothing to unmount or leak);
  *              dev_fd goes to the caller, mnt_fd stays for the container
  *   in the caller, given dev_fd (and the cgroup, once made):
- *       run_procview_start(dev_fd, cg, &lim, &pv, &err);
+ *       run_procview_new(dev_fd, cg, &lim, &pv, &err);
+ *       then, wherever it waits: poll run_procview_fd(pv) along with its
+ *       own fds and call run_procview_serve(pv) when it is readable (or
+ *       run_procview_wait_fd(pv, fd) to wait for one fd of its own)
  *   in the container process, which inherits mnt_fd as "/proc/self/fd/N":
  *       run_procview_prime(dir);  -- while it waits anyway (optional)
  *       run_procview_bind(dir, "<new root>", &err);  -- after /proc, /sys
  *   ... after the container is gone, before run_cgroup_destroy:
  *       run_procview_stop(pv);
  *
- * The view is served by one background thread of the caller, which must
- * therefore outlive the container. */
+ * A reader of a view file waits until the caller serves it, so the caller
+ * must serve it for as long as the container lives, and never wait for the
+ * container's processes elsewhere. */
 #ifndef STRATA_RUN_PROCVIEW_H
 #define STRATA_RUN_PROCVIEW_H
 
@@ -43,16 +47,25 @@ extern const struct run_procview_target run_procview_targets[];
  * *dev_fd is the /dev/fuse connection to serve, *mnt_fd the mount (both
  * close-on-exec).  Requests wait until dev_fd is served. */
 int run_procview_mount(int *dev_fd, int *mnt_fd, struct error *err);
-/* Serves the view on dev_fd (taken, even on failure) from a new thread.  cg
- * is borrowed and must outlive the view; it may be NULL and set later with
+/* Takes over the view's connection dev_fd (taken, even on failure) and
+ * answers the FUSE_INIT queued on it; no thread.  cg is borrowed and must
+ * outlive the view; it may be NULL and set later with
  * run_procview_set_cgroup (the host's values pass through until then); lim
  * may be NULL. */
-int run_procview_start(int dev_fd, struct run_cgroup *cg, const struct run_cgroup_limits *lim,
-                       struct run_procview **out, struct error *err);
+int run_procview_new(int dev_fd, struct run_cgroup *cg, const struct run_cgroup_limits *lim,
+                     struct run_procview **out, struct error *err);
+/* One fd (epoll) that is readable when the view has work: a request, its
+ * load sample's timer, a trapped sysinfo.  -1 for NULL. */
+int run_procview_fd(const struct run_procview *pv);
+/* Does the view's pending work; never blocks.  NULL is fine. */
+void run_procview_serve(struct run_procview *pv);
+/* Serves the view until fd is readable (or hung up); 0, or -1 (errno)
+ * when poll fails.  NULL pv: returns at once. */
+int run_procview_wait_fd(struct run_procview *pv, int fd);
 /* Sets the cgroup the view reads (before the container can read it). */
 void run_procview_set_cgroup(struct run_procview *pv, struct run_cgroup *cg);
-/* Stops the thread and closes the connection (a file still bound then
- * fails with ENOTCONN).  NULL is fine. */
+/* Closes the connection (a file still bound then fails with ENOTCONN).
+ * NULL is fine. */
 void run_procview_stop(struct run_procview *pv);
 
 /* Looks every view file up under dir once: each lookup is a round trip to

@@ -18,6 +18,7 @@
 
 #include "run/attach.h"
 #include "run/internal.h"
+#include "run/procview.h"
 
 _Static_assert(sizeof(struct termios) <= sizeof(((struct run_tty_saved *)0)->state),
                "termios fits");
@@ -177,7 +178,7 @@ int run_relay_loop(struct run_relay *r, struct error *err)
     pthread_sigmask(SIG_BLOCK, &pipe_set, &saved);
     int ret = 0;
     for (;;) {
-        struct pollfd p[6 + 9];
+        struct pollfd p[7 + 9];
         int n = 0;
         p[n++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
         p[n++] = (struct pollfd){.fd = r->sigfd, .events = POLLIN};
@@ -198,6 +199,11 @@ int run_relay_loop(struct run_relay *r, struct error *err)
             ie = n;
             p[n++] = (struct pollfd){.fd = *errp, .events = POLLIN};
         }
+        int iv = -1;
+        if (r->view) {
+            iv = n;
+            p[n++] = (struct pollfd){.fd = run_procview_fd(r->view), .events = POLLIN};
+        }
         int ia = n;
         n += run_attach_pollfds(r->attach, p + n, 9);
         if (poll(p, (nfds_t)n, -1) < 0) {
@@ -206,6 +212,9 @@ int run_relay_loop(struct run_relay *r, struct error *err)
             ret = error_errno(err, "poll");
             break;
         }
+        /* first: the container's readers of /proc wait on it */
+        if (iv >= 0 && (p[iv].revents & POLLIN))
+            run_procview_serve(r->view);
         if (p[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             while (read(r->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {

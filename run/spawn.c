@@ -640,8 +640,9 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     /* the cgroup is P's: created before anything runs, removed after */
     struct run_cgroup_limits lim;
     to_cgroup_limits(&spec->limits, &lim);
-    /* The /proc view is served from a thread of P (which outlives the
-     * container), started once C has sent the view's connection; G binds
+    /* The /proc view is served by P (which outlives the container) from
+     * the loops below where it waits anyway, once C has sent the view's
+     * connection (no thread); G binds
      * its files over /proc once it has mounted /proc.  Only when there
      * are limits to show: without them the host's values would pass
      * through anyway.  C is forked before the cgroup is made, so the union
@@ -702,6 +703,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     for (bool ready = false; !ready;) {
         struct run_msg m;
         int fd = -1;
+        run_procview_wait_fd(pv, sc[0]);
         int r = run_msg_recv(sc[0], &m, &fd);
         if (r <= 0) {
             error_set(err, 0, "the runtime helper died during setup");
@@ -720,7 +722,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
                 error_set(err, EPROTO, "the runtime helper sent no /proc view");
                 goto fail;
             }
-            if (run_procview_start(fd, cg, &lim, &pv, err) < 0)
+            if (run_procview_new(fd, cg, &lim, &pv, err) < 0)
                 goto fail;
             break;
         case RUN_MSG_MAPS:
@@ -764,6 +766,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     for (;;) {
         struct run_msg m;
         int fd = -1;
+        run_procview_wait_fd(pv, sg[0]); /* G's or C's prime, G's binds */
         int r = run_msg_recv(sg[0], &m, &fd);
         if (r == 0)
             break; /* exec'd: the close-on-exec end went away */
@@ -811,6 +814,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         .pidfd = pidfd,
         .tee = tee,
         .attach = spec->attach,
+        .view = pv,
     };
     if (run_relay_loop(&rl, err) < 0)
         goto fail;

@@ -95,6 +95,18 @@ if is_root; then
     is "$out" 0 "root: --cpuset-cpus 0 shows cpu 0 online"
     run bb -m 512m --memory-swap 512m awk '/^SwapTotal:/{print $2}' /proc/meminfo
     is "$out" 0 "root: --memory-swap equal to -m: no swap in meminfo"
+
+    # detached: the monitor serves the view while it waits for the
+    # container, so a process exec'd into it reads the limit too
+    N=t60-$$
+    at_cleanup "\"$STRATA\" rm -f $N"
+    run "$STRATA" run -d --name $N --rootfs "$R" -m 128m --cpus 1 sleep 60
+    ok $rc "root: run -d with limits"
+    run timeout 30 "$STRATA" exec $N awk '/^MemTotal:/{print $2}' /proc/meminfo
+    is "$out" 131072 "root, -d: exec reads MemTotal = the 128m limit from the view"
+    run timeout 30 "$STRATA" exec $N cat /sys/devices/system/cpu/online
+    like "$out" '^[0-9]+$' "root, -d: and a single cpu online"
+    "$STRATA" rm -f $N >/dev/null 2>&1
 else
     skip "root checks: not root"
 fi

@@ -82,6 +82,8 @@ ok $([ -n "$id" ] && [ -d /sys/fs/cgroup/memory/$D/strata/"$id" ] &&
     "its cgroup is <delegated>/strata/ID in memory and cpu"
 is "$(cat /sys/fs/cgroup/cpu/$D/strata/"$id"/cpu.cfs_quota_us 2>/dev/null)" 50000 \
     "--cpus 0.5 is the quota"
+run as_user timeout 30 "$STRATA" exec $N awk '/^MemTotal:/{print $2}' /proc/meminfo
+is "$out" 65536 "exec in it reads MemTotal = the 64m limit (the monitor serves the view)"
 # where the cgroup is was recorded at run: stop and rm need no variable
 run as_user "$STRATA" stop -t 1 $N
 ok $rc "stop it"

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +256,18 @@ static void cleanup_all(void)
         run_cgroup_destroy(cg, &err);
 }
 
+/* The view's server: what the runtime's wait loops do, here in a thread
+ * (this process reads the view too), until the stop pipe is written.  One
+ * view at a time. */
+static pthread_t srv_thread;
+static int srv_stop[2] = {-1, -1};
+
+static void *serve_main(void *arg)
+{
+    run_procview_wait_fd(arg, srv_stop[0]);
+    return NULL;
+}
+
 /* What the runtime does in two processes, here in one: the detached mount,
  * then its server.  *dir is where the files are read ("/proc/self/fd/N"),
  * *mnt the mount's fd. */
@@ -264,12 +277,29 @@ static int view_start(struct run_cgroup *cg, const struct run_cgroup_limits *lim
     int dev;
     if (run_procview_mount(&dev, mnt, err) < 0)
         return -1;
-    if (run_procview_start(dev, cg, lim, pv, err) < 0) {
+    if (run_procview_new(dev, cg, lim, pv, err) < 0) {
+        close(*mnt);
+        return -1;
+    }
+    if (pipe2(srv_stop, O_CLOEXEC) < 0 || pthread_create(&srv_thread, NULL, serve_main, *pv)) {
+        error_set(err, errno, "start the test's server thread");
+        run_procview_stop(*pv);
         close(*mnt);
         return -1;
     }
     *dir = xasprintf("/proc/self/fd/%d", *mnt);
     return 0;
+}
+
+/* Stops the server thread, then the view. */
+static void view_stop(struct run_procview *pv)
+{
+    if (write(srv_stop[1], "s", 1) != 1)
+        tap_diag("cannot stop the server thread");
+    pthread_join(srv_thread, NULL);
+    close(srv_stop[0]);
+    close(srv_stop[1]);
+    run_procview_stop(pv);
 }
 
 static double now_ms(void)
@@ -313,7 +343,7 @@ static void test_mounted(void)
         run_cgroup_destroy(cg, &err);
         return;
     }
-    tap_diag("run_procview_mount + start took %.3f ms", t1 - t0);
+    tap_diag("run_procview_mount + new took %.3f ms", t1 - t0);
     run_procview_prime(vd);
 
     char *mi = slurp(vd, "meminfo");
@@ -417,7 +447,7 @@ static void test_mounted(void)
                "the bound file is still served once the mount's fd is closed");
     free(mi);
 
-    run_procview_stop(pv);
+    view_stop(pv);
     free(vd);
     int rfd = open(target, O_RDONLY | O_CLOEXEC);
     char rb[16];
@@ -439,7 +469,7 @@ static void test_mounted(void)
         cleanup_free char *honline = slurp("/sys/devices/system/cpu", "online");
         tap_is_str(online, honline, "no limit: the host's online mask");
         free(online);
-        run_procview_stop(pv);
+        view_stop(pv);
         close(mfd);
         free(vd);
         run_cgroup_destroy(cg, &err);
@@ -460,11 +490,11 @@ static void test_mounted(void)
             mi = slurp(vd, "meminfo");
             tap_is_int(field_kb(mi, "MemTotal:"), 262144, "cgroup set later: MemTotal = 256 MiB");
             free(mi);
-            run_procview_stop(pv);
+            view_stop(pv);
             run_cgroup_destroy(cg, &err);
         } else {
             tap_ok(0, "cgroup for the late view");
-            run_procview_stop(pv);
+            view_stop(pv);
         }
         close(mfd);
         free(vd);
@@ -530,7 +560,7 @@ static void test_rootless(void)
             char *up = slurp(vd, "uptime");
             res[2] = strtod(up, NULL) < 60 ? 'u' : 'x';
             free(up);
-            run_procview_stop(pv);
+            view_stop(pv);
             close(mfd);
             free(vd);
         } else {
@@ -621,7 +651,7 @@ static void test_canned_v2(void)
     char *ds = slurp(vd, "diskstats");
     tap_ok(ds[0] != '\0' || access("/proc/diskstats", F_OK) < 0, "canned v2 view: diskstats");
     free(ds);
-    run_procview_stop(pv);
+    view_stop(pv);
     close(mfd);
     free(vd);
     run_cgroup_free(cg);
