@@ -69,6 +69,9 @@ static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi
         if (trunc_kill)
             ufs_kill_suidgid_notify(fs, n);
     }
+    /* a reader of a file with a kept passthrough backing: no fd to open */
+    if (S_ISREG(n->type) && !wants_write(fi->flags) && ufs_pt_open_shared(fs, n, fi))
+        return 0;
     pthread_mutex_lock(&n->lock);
     int src = n->fd;
     bool lower = n->layer > 0;
@@ -103,8 +106,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     ufs_pt_reply_done();
     if (r == -ENOENT) {
         /* the opener was interrupted: no RELEASE will come */
-        ufs_pt_release(fs, ino, fi->fh);
-        close((int)fi->fh);
+        if (ufs_pt_release(fs, ino, fi->fh))
+            close((int)fi->fh);
     }
 }
 
@@ -164,8 +167,8 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
     }
     /* could not answer, or the creator was interrupted */
     ufs_pt_reply_done();
-    ufs_pt_release(fs, n->nodeid, fi->fh);
-    close((int)fi->fh);
+    if (ufs_pt_release(fs, n->nodeid, fi->fh))
+        close((int)fi->fh);
     ufs_node_forget(fs, n, 1);
     return r;
 }
@@ -214,8 +217,8 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-    ufs_pt_release(fuse_req_userdata(req), ino, fi->fh);
-    close((int)fi->fh);
+    if (ufs_pt_release(fuse_req_userdata(req), ino, fi->fh))
+        close((int)fi->fh);
     fuse_reply_err(req, 0);
 }
 

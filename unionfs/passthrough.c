@@ -54,6 +54,7 @@
 
 #define TAG_PT (1ull << 32)     /* fi->fh: a passthrough open */
 #define TAG_CACHED (1ull << 33) /* fi->fh: a page cache open, counted */
+#define TAG_SHARED (1ull << 34) /* fi->fh: the node's kept fd, not the open's */
 
 /* max_stack_depth took 7.38's first unused word */
 #define INIT_OUT_MAX_STACK_DEPTH offsetof(struct fuse_init_out, unused)
@@ -251,6 +252,18 @@ static int wants_write(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/* Is st the object of p's backing?  A kept backing learns its identity
+ * only when asked (a reader's open needs none: its node's layer tells). */
+static bool same_backing(struct ufs_pt_node *p, const struct stat *st)
+{
+    struct stat kst;
+    if (!p->ino && p->fd >= 0 && fstat(p->fd, &kst) == 0) {
+        p->dev = kst.st_dev;
+        p->ino = kst.st_ino;
+    }
+    return p->dev == st->st_dev && p->ino == st->st_ino;
+}
+
 /* n->lock held.  The passthrough opens of n hold a file that writes must
  * not reach: the lower (n not copied up yet, or copied up since). */
 static bool backing_stays_behind(struct ufs_node *n)
@@ -260,7 +273,7 @@ static bool backing_stays_behind(struct ufs_node *n)
     if (n->layer > 0)
         return true;
     struct stat st;
-    return fstat(n->fd, &st) == 0 && (st.st_dev != n->pt.dev || st.st_ino != n->pt.ino);
+    return fstat(n->fd, &st) == 0 && !same_backing(&n->pt, &st);
 }
 
 static int dup_fd(int fd)
@@ -323,6 +336,87 @@ int ufs_pt_split(struct ufs *fs, struct ufs_node *n, bool notify, struct ufs_nod
     return r;
 }
 
+/* Unregisters backing id (0: none) and closes its kept fd (-1: none). */
+static void drop_backing(struct ufs *fs, int id, int fd)
+{
+    /* once the session ended, libfuse's unmount may have closed the fd
+     * (and the number may be another file's); the kernel frees the ids
+     * with the connection */
+    if (id && !fuse_session_exited(fs->se)) {
+        uint32_t u = (uint32_t)id;
+        ioctl(fs->pt.fuse_fd, UFS_FUSE_DEV_IOC_BACKING_CLOSE, &u);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+static void arm_reply(struct fuse_file_info *fi, uint32_t flags, int32_t id)
+{
+    fi->fh |= TAG_PT;
+    fi->keep_cache = 0; /* the kernel refuses it with passthrough */
+    reply_note.open_flags = flags;
+    reply_note.id = id;
+    reply_note.armed = true;
+}
+
+/* The kept backing: registered from an O_RDONLY fd of our own on the first
+ * reader's open, it stays until FORGET (or the node's object changes), so
+ * a file read again costs no ioctl, and its readers share that fd for
+ * what still comes to us (fsync, lseek, copy_file_range): an open costs
+ * no syscall at all.  Only a read-only fd is kept: one open for writing
+ * would make exec(2) of the file fail (ETXTBSY) while we hold it. */
+bool ufs_pt_open_shared(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi)
+{
+    reply_note.armed = false;
+    if (!atomic_load(&fs->pt.on) || atomic_load(&fs->pt.broken) || wants_write(fi->flags))
+        return false;
+    struct ufs_pt_node *p = &n->pt;
+    int stale_id = 0, stale_fd = -1;
+    bool ok = false;
+    pthread_mutex_lock(&n->lock);
+    if (p->cached || (p->refused && p->layer == n->layer))
+        goto out; /* page cache mode, or a file the kernel will not stack on */
+    if (p->id && (p->layer != n->layer || p->fd < 0)) {
+        /* copied up since, or an open's own backing: the usual way
+         * (another backing while the old one's opens last, or a share) */
+        if (p->refs)
+            goto out;
+        stale_id = p->id;
+        stale_fd = p->fd;
+        p->id = 0;
+        p->fd = -1;
+    }
+    if (!p->id) {
+        int fd = ufs_reopen(n->fd, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            goto out;
+        struct ufs_fuse_backing_map map = {.fd = fd};
+        int id = ioctl(fs->pt.fuse_fd, UFS_FUSE_DEV_IOC_BACKING_OPEN, &map);
+        if (id <= 0) {
+            if (errno == EPERM || errno == ENOTTY || errno == EOPNOTSUPP)
+                atomic_store(&fs->pt.broken, true);
+            p->refused = true;
+            p->layer = n->layer;
+            close(fd);
+            goto out;
+        }
+        p->id = id;
+        p->fd = fd;
+        p->layer = n->layer;
+        p->refused = false;
+        p->dev = 0;
+        p->ino = 0; /* unknown until same_backing asks */
+    }
+    p->refs++;
+    fi->fh = (uint64_t)p->fd | TAG_SHARED;
+    arm_reply(fi, UFS_FOPEN_PASSTHROUGH, p->id);
+    ok = true;
+out:
+    pthread_mutex_unlock(&n->lock);
+    drop_backing(fs, stale_id, stale_fd);
+    return ok;
+}
+
 int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi)
 {
     reply_note.armed = false;
@@ -333,8 +427,9 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
         return errno;
     bool writer = wants_write(fi->flags);
     struct ufs_pt_node *p = &n->pt;
+    int stale_id = 0, stale_fd = -1;
     pthread_mutex_lock(&n->lock);
-    bool other = p->refs && (p->dev != st.st_dev || p->ino != st.st_ino);
+    bool other = p->refs && !same_backing(p, &st);
     if (other && writer) {
         /* a reader opened the lower since do_open's split check: the
          * kernel would reopen the lower for this writer, so it retries
@@ -359,10 +454,19 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
     } else if (p->cached || atomic_load(&fs->pt.broken)) {
         p->cached++;
         flags = 0;
+    } else if (p->id && same_backing(p, &st)) {
+        p->refs = 1; /* the kept backing is this file */
     } else {
+        /* a kept backing of the lower, copied up since: replaced */
+        stale_id = p->id;
+        stale_fd = p->id ? p->fd : -1;
+        p->id = 0;
+        p->fd = -1;
         struct ufs_fuse_backing_map map = {.fd = fd};
         int id = ioctl(fs->pt.fuse_fd, UFS_FUSE_DEV_IOC_BACKING_OPEN, &map);
         if (id > 0) {
+            /* not kept: an fd open for writing would keep the file busy
+             * (ETXTBSY) after its last close */
             p->id = id;
             p->refs = 1;
             p->dev = st.st_dev;
@@ -378,12 +482,9 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
     }
     int32_t id = p->id;
     pthread_mutex_unlock(&n->lock);
+    drop_backing(fs, stale_id, stale_fd);
     if (flags) {
-        fi->fh |= TAG_PT;
-        fi->keep_cache = 0; /* the kernel refuses it with passthrough */
-        reply_note.open_flags = flags;
-        reply_note.id = id;
-        reply_note.armed = true;
+        arm_reply(fi, flags, id);
     } else {
         fi->fh |= TAG_CACHED;
     }
@@ -395,27 +496,34 @@ void ufs_pt_reply_done(void)
     reply_note.armed = false;
 }
 
-void ufs_pt_release(struct ufs *fs, uint64_t ino, uint64_t fh)
+bool ufs_pt_release(struct ufs *fs, uint64_t ino, uint64_t fh)
 {
     if (!(fh & (TAG_PT | TAG_CACHED)))
-        return;
+        return true;
     /* the kernel holds the inode until RELEASE is answered */
     struct ufs_node *n = ufs_node_find(fs, ino);
     if (!n)
-        return;
-    uint32_t id = 0;
+        return !(fh & TAG_SHARED);
+    int id = 0;
     pthread_mutex_lock(&n->lock);
     if (fh & TAG_CACHED) {
         if (n->pt.cached)
             n->pt.cached--;
-    } else if (n->pt.refs && --n->pt.refs == 0) {
-        id = (uint32_t)n->pt.id;
+    } else if (n->pt.refs && --n->pt.refs == 0 && n->pt.fd < 0) {
+        id = n->pt.id; /* an open's fd: not kept */
         n->pt.id = 0;
     }
     pthread_mutex_unlock(&n->lock);
-    /* once the session ended, libfuse's unmount may have closed the fd
-     * (and the number may be another file's); the kernel frees the ids
-     * with the connection */
-    if (id && !fuse_session_exited(fs->se))
-        ioctl(fs->pt.fuse_fd, UFS_FUSE_DEV_IOC_BACKING_CLOSE, &id);
+    drop_backing(fs, id, -1);
+    return !(fh & TAG_SHARED);
+}
+
+void ufs_pt_node_free(struct ufs *fs, struct ufs_node *n, bool live)
+{
+    if (!n->pt.id)
+        return;
+    if (live)
+        drop_backing(fs, n->pt.id, n->pt.fd);
+    else if (n->pt.fd >= 0)
+        close(n->pt.fd);
 }

@@ -30,13 +30,18 @@ struct ufs_fuse_backing_map {
 #define UFS_FUSE_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct ufs_fuse_backing_map)
 #define UFS_FUSE_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
-/* Per node, under node->lock: the kernel inode's io mode as we made it. */
+/* Per node, under node->lock: the kernel inode's io mode as we made it.
+ * A backing registered from our own read-only fd (fd >= 0) is kept while
+ * the node lives, so later opens cost no ioctl; readers share that fd. */
 struct ufs_pt_node {
     int id;           /* registered backing id, 0 = none */
     uint32_t refs;    /* opens answered with FOPEN_PASSTHROUGH and id */
     uint32_t cached;  /* opens answered without it (page cache mode) */
     dev_t dev;        /* the backing object */
     ino_t ino;
+    int fd;           /* kept: O_RDONLY fd behind id (-1: id is an open's) */
+    int layer;        /* kept: n->layer when registered (n->fd changes with it) */
+    bool refused;     /* the kernel would not stack on this file */
 };
 
 /* Per mount (struct ufs), set up by ufs_pt_session and the INIT exchange. */
@@ -65,6 +70,10 @@ int ufs_pt_session(struct ufs *fs);
 /* From the init op: true when passthrough will be negotiated (then the
  * writeback cache must stay off: the kernel refuses both). */
 bool ufs_pt_init(struct ufs *fs, struct fuse_conn_info *conn);
+/* A reader's open of regular file node n answered from the node's kept
+ * backing (registered on first use): fi->fh is the shared fd, tagged, and
+ * the reply is armed.  false: not possible, take the usual way. */
+bool ufs_pt_open_shared(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi);
 /* Once fd is open for fi->flags on regular file node n: chooses
  * passthrough, shared backing or page cache for this open, tags fi->fh
  * (its low 32 bits stay the fd) and arms this thread's next open reply
@@ -88,7 +97,12 @@ bool ufs_pt_killpriv_init(struct ufs *fs);
 bool ufs_pt_req_kill(void);
 /* After fuse_reply_open/create (or instead of it): disarms. */
 void ufs_pt_reply_done(void);
-/* The open ends (release, or its reply never reached the opener). */
-void ufs_pt_release(struct ufs *fs, uint64_t ino, uint64_t fh);
+/* The open ends (release, or its reply never reached the opener).
+ * Returns whether the fd in fh is the open's own (the caller closes it),
+ * false for the node's shared one. */
+bool ufs_pt_release(struct ufs *fs, uint64_t ino, uint64_t fh);
+/* The node is freed: its kept backing goes (live: the session still runs,
+ * else the kernel dropped the ids with the connection). */
+void ufs_pt_node_free(struct ufs *fs, struct ufs_node *n, bool live);
 
 #endif

@@ -219,12 +219,15 @@ struct ufs_node *ufs_node_alloc(int n_layers)
     pthread_mutex_init(&n->lock, NULL);
     n->fd = -1;
     n->lfd = -1;
+    n->pt.fd = -1;
     (void)n_layers;
     return n;
 }
 
-static void node_free(struct ufs *fs, struct ufs_node *n)
+/* live: the session runs (FORGET), not the teardown after it ended */
+static void node_free(struct ufs *fs, struct ufs_node *n, bool live)
 {
+    ufs_pt_node_free(fs, n, live);
     if (n->fd >= 0)
         close(n->fd);
     if (n->lfd >= 0)
@@ -248,7 +251,7 @@ struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node)
         pthread_mutex_lock(&fs->table_lock);
         fs->root->nlookup++;
         pthread_mutex_unlock(&fs->table_lock);
-        node_free(fs, node);
+        node_free(fs, node, true);
         return fs->root;
     }
     pthread_mutex_lock(&fs->table_lock);
@@ -256,7 +259,7 @@ struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node)
     if (old) {
         old->nlookup++;
         pthread_mutex_unlock(&fs->table_lock);
-        node_free(fs, node);
+        node_free(fs, node, true);
         return old;
     }
     node->nodeid = node->ino;
@@ -322,7 +325,7 @@ void ufs_node_forget(struct ufs *fs, struct ufs_node *node, uint64_t n)
     pthread_mutex_unlock(&fs->table_lock);
     while (dead) {
         struct ufs_node *next = dead->hnext;
-        node_free(fs, dead);
+        node_free(fs, dead, true);
         dead = next;
     }
 }
@@ -333,7 +336,7 @@ void ufs_table_free(struct ufs *fs)
         struct ufs_node *n = fs->nodes[i], *next;
         for (; n; n = next) {
             next = n->hnext;
-            node_free(fs, n);
+            node_free(fs, n, false);
         }
     }
     free(fs->nodes);
@@ -347,7 +350,7 @@ void ufs_table_free(struct ufs *fs)
     }
     free(fs->ids);
     if (fs->root)
-        node_free(fs, fs->root);
+        node_free(fs, fs->root, false);
     fs->root = NULL;
 }
 

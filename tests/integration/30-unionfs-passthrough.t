@@ -45,6 +45,8 @@ echo held >"$L/held"
 echo meta >"$L/meta"
 echo h >"$L/hl1" && ln "$L/hl1" "$L/hl2"
 echo k >"$L/hk1" && ln "$L/hk1" "$L/hk2"
+echo kept >"$L/kept"
+echo abcdef >"$L/tr2"
 pt_mount "$D" "lowerdir=$L,upperdir=$D/u,workdir=$D/w"
 ok $? "mount as root"
 state=$(grep -o 'passthrough .*' "$D/log" | head -1)
@@ -149,6 +151,39 @@ is "$(cat <&8)" meta "the old reader still reads"
 echo more >>"$M/meta"
 is "$(cat "$M/meta")" "meta
 more" "then a writer appends"
+exec 8<&-
+
+# the backing of a file read is kept for the node's life (a read-only fd
+# of the daemon's, no ioctl per open) and released when the kernel
+# forgets the inode; an fd open for writing is never kept (exec(2) of the
+# file would fail ETXTBSY while it is)
+kept_fds() { # FILE: the daemon's fds on FILE that are not O_PATH
+    n=0
+    for f in /proc/$pid/fd/*; do
+        [ "$(readlink "$f")" = "$1" ] || continue
+        fl=$(awk '/^flags:/ {print $2}' "/proc/$pid/fdinfo/${f##*/}")
+        [ $((fl & 010000000)) -eq 0 ] && n=$((n + 1))
+    done
+    echo $n
+}
+is "$(kept_fds "$L/kept")" 0 "kept backing: none before the first open"
+cat "$M/kept" "$M/kept" >/dev/null
+is "$(kept_fds "$L/kept")" 1 "kept backing: one read-only fd after two opens were closed"
+is "$(cat "$M/kept")" kept "kept backing: read again"
+forgotten() { sync; echo 2 >/proc/sys/vm/drop_caches; [ "$(kept_fds "$L/kept")" = 0 ]; }
+wait_for forgotten
+ok $? "kept backing: released once the kernel forgot the inode"
+is "$(cat "$M/kept")" kept "kept backing: a later open registers it again"
+cat "$M/tr2" >/dev/null
+truncate -s 2 "$M/tr2"
+is "$(cat "$M/tr2")" ab "a kept backing of the lower is not used after a copy-up"
+printf '#!/bin/sh\necho ran\n' >"$M/script"
+chmod +x "$M/script"
+is "$("$M/script" 2>&1)" ran "a file just written runs (no writable backing kept)"
+cat "$M/script" >/dev/null
+echo 'echo again' >>"$M/script"
+is "$("$M/script" 2>&1)" "ran
+again" "... and after a read and another write"
 exec 8<&-
 pt_umount "$D" "$pid"
 ok $? "unmount"
