@@ -124,7 +124,11 @@ void run_ctr_free(struct run_ctr *c)
     free(c);
 }
 
-static int ctr_open(const char *root, const char *id, struct run_ctr **out, struct error *err)
+/* with_state false: config.json only (c->state stays NULL), for the
+ * lookups that read every container's name; the caller loads the state
+ * of the one it keeps (ctr_load_state). */
+static int ctr_open_ex(const char *root, const char *id, bool with_state, struct run_ctr **out,
+                       struct error *err)
 {
     struct run_ctr *c = xzalloc(sizeof *c);
     c->id = xstrdup(id);
@@ -136,12 +140,17 @@ static int ctr_open(const char *root, const char *id, struct run_ctr **out, stru
         return error_code(err, e, "container `%s`", id);
     }
     if (load_json(c->dirfd, "config.json", &c->config, err) < 0 ||
-        load_json(c->dirfd, "state.json", &c->state, err) < 0) {
+        (with_state && load_json(c->dirfd, "state.json", &c->state, err) < 0)) {
         run_ctr_free(c);
         return -1;
     }
     *out = c;
     return 0;
+}
+
+static int ctr_open(const char *root, const char *id, struct run_ctr **out, struct error *err)
+{
+    return ctr_open_ex(root, id, true, out, err);
 }
 
 int run_ctr_open_log(struct run_ctr *c, struct error *err)
@@ -193,7 +202,8 @@ static const char *ctr_name(json_t *config)
     return json_is_string(n) ? json_string_value(n) : "";
 }
 
-int run_ctr_list(const char *root, struct run_ctr ***out, size_t *n, struct error *err)
+static int ctr_list(const char *root, bool with_state, struct run_ctr ***out, size_t *n,
+                    struct error *err)
 {
     *out = NULL;
     *n = 0;
@@ -212,7 +222,7 @@ int run_ctr_list(const char *root, struct run_ctr ***out, size_t *n, struct erro
         struct run_ctr *c;
         struct error ignore = {0};
         /* a half-created or half-removed container is skipped */
-        if (ctr_open(root, e->d_name, &c, &ignore) < 0)
+        if (ctr_open_ex(root, e->d_name, with_state, &c, &ignore) < 0)
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -237,6 +247,11 @@ int run_ctr_list(const char *root, struct run_ctr ***out, size_t *n, struct erro
     return 0;
 }
 
+int run_ctr_list(const char *root, struct run_ctr ***out, size_t *n, struct error *err)
+{
+    return ctr_list(root, true, out, n, err);
+}
+
 void run_ctr_list_free(struct run_ctr **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -255,7 +270,8 @@ int run_ctr_find(const char *root, const char *name, struct run_ctr **out, struc
     if (strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64 &&
         ctr_open(root, name, out, &ignore) == 0)
         return 0;
-    if (run_ctr_list(root, &v, &n, err) < 0)
+    /* names are in config.json: the state is read for the match only */
+    if (ctr_list(root, false, &v, &n, err) < 0)
         return -1;
     struct run_ctr *hit = NULL;
     size_t prefix_hits = 0;
@@ -271,7 +287,10 @@ int run_ctr_find(const char *root, const char *name, struct run_ctr **out, struc
     if (!hit && prefix_hits == 1)
         hit = prefix;
     int r = 0;
-    if (hit) {
+    if (hit && load_json(hit->dirfd, "state.json", &hit->state, err) < 0) {
+        /* removed meanwhile, or half written: as if never listed */
+        r = error_set(err, ENOENT, "no such container `%s`", name);
+    } else if (hit) {
         for (size_t i = 0; i < n; i++)
             if (v[i] == hit)
                 v[i] = NULL;
@@ -306,7 +325,7 @@ int run_ctr_create(const char *root, json_t *config, const char *image_digest,
     } else {
         struct run_ctr **v;
         size_t n;
-        if (run_ctr_list(root, &v, &n, err) < 0)
+        if (ctr_list(root, false, &v, &n, err) < 0)
             return -1;
         bool taken = false;
         for (size_t i = 0; i < n; i++)

@@ -116,6 +116,17 @@ suite() {
     s run --name ${m}_dup --rootfs "$R" true >/dev/null 2>&1
     run s run --name ${m}_dup --rootfs "$R" true
     like "$out" "name .${m}_dup. is already in use" "$m: names are unique"
+    # a name lookup reads config.json: a container whose state cannot be
+    # read still holds its name, and is not found
+    dir=$(s inspect --format '{{.Dir}}' ${m}_dup)
+    cp "$dir/state.json" "$T/state.keep"
+    at_cleanup "rm -rf '$dir'"
+    printf '{' > "$dir/state.json"
+    run s run --name ${m}_dup --rootfs "$R" true
+    like "$out" "name .${m}_dup. is already in use" "$m: ... also one whose state is damaged"
+    run s exec ${m}_dup true
+    like "$out" "no such container .${m}_dup." "$m: ... which is not found"
+    cp "$T/state.keep" "$dir/state.json"
     s rm ${m}_dup >/dev/null
 }
 
