@@ -238,7 +238,12 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         int dev;
         if (run_procview_mount(&dev, &mnt, &e) < 0)
             helper_fail(h, &e);
-        if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0)
+        /* the connection, then the mount (value 1), which P holds to
+         * the end: the view's superblock outlives G, whose exec and exit
+         * then tear nothing of it down (each teardown waits for an
+         * expedited RCU grace period, the superblock's for two) */
+        if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0 ||
+            run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 1, mnt) < 0)
             _exit(125);
         close(dev);
         snprintf(pv_dir, sizeof pv_dir, "/proc/self/fd/%d", mnt);
@@ -603,6 +608,7 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
     struct run_tty_saved tty_saved = {.fd = -1};
     struct run_cgroup *cg = NULL;
     struct run_procview *pv = NULL;
+    int pv_mnt = -1; /* the view's mount, held until the container is gone */
     struct run_tee tee_buf, *tee = NULL;
     struct run_spec tee_spec;
     struct run_seccomp filter = {0};
@@ -715,6 +721,10 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         }
         switch (m.type) {
         case RUN_MSG_PROCVIEW:
+            if (m.value == 1 && fd >= 0 && pv_mnt < 0) {
+                pv_mnt = fd;
+                break;
+            }
             /* before PID: the view is served before G can ask */
             if (fd < 0 || pv) {
                 if (fd >= 0)
@@ -849,6 +859,9 @@ out:
     if (c_pid > 0)
         kill(c_pid, SIGKILL);
     run_procview_stop(pv);
+    /* the view's superblock goes here, while the helper exits */
+    if (pv_mnt >= 0)
+        close(pv_mnt);
     if (cg) {
         res->oom_killed = run_cgroup_oom_killed(cg);
         struct error e2 = {0};
