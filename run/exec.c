@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -329,9 +330,17 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
         if (ypidfd < 0)
             ypidfd = run_pidfd_open(y);
     }
+    /* A child that shared our memory has exec'd or died by now (we slept
+     * until then): what it (or the joiner) had to say is queued, and an
+     * empty socket means the exec happened, without waiting for its end
+     * to close (one wakeup less). */
+    bool settled = !s->tty;
     for (;;) {
         struct run_msg m;
         int fd = -1;
+        struct pollfd p = {.fd = sock[0], .events = POLLIN};
+        if (settled && poll(&p, 1, 0) == 0)
+            break;
         int r = run_msg_recv(sock[0], &m, &fd);
         if (r == 0)
             break;
