@@ -217,8 +217,28 @@ void ufs_kill_suidgid_notify(struct ufs *fs, struct ufs_node *n)
         fuse_lowlevel_notify_inval_inode(fs->se, (fuse_ino_t)n->nodeid, -1, 0);
 }
 
+/* Whether a SETATTR is to clear suid/sgid (killpriv): the kernel's flag
+ * on a truncate or chown; or a SETATTR that sets nothing, which is what
+ * the kernel's file_remove_privs sends then (it keeps its kill bits to
+ * itself) for a passthrough write that never reaches us, by a writer that
+ * opened the file before it was made suid (see passthrough.c: later ones
+ * write through us), or for a chown(-1, -1).  Its kill bits are there
+ * unless the caller has CAP_FSETID, which for want of better is taken as
+ * being root (the kernel also sends it to drop a capability xattr alone). */
+static bool setattr_kills(fuse_req_t req, struct ufs *fs, int to_set)
+{
+    if (!atomic_load(&fs->pt.killpriv))
+        return false;
+    if (ufs_pt_req_kill())
+        return true;
+    const int sets = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+                     FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+                     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
+    return !(to_set & sets) && fuse_req_ctx(req)->uid != 0;
+}
+
 static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, int to_set,
-                      struct fuse_file_info *fi)
+                      struct fuse_file_info *fi, bool kill)
 {
     if (!fs->has_upper)
         return EROFS;
@@ -300,9 +320,8 @@ static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, i
         if (fi ? ftruncate((int)fi->fh, attr->st_size) < 0 : truncate(path, attr->st_size) < 0)
             return errno;
     }
-    if (ufs_pt_req_kill()) {
-        /* a truncate or chown of a regular file (killpriv): the kernel
-         * left the mode alone; the reply carries the new one */
+    if (kill) {
+        /* the kernel left the mode alone; the reply carries the new one */
         bool changed;
         if ((r = ufs_kill_suidgid(fs, n, &changed)))
             return r;
@@ -320,7 +339,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
-    int r = n ? do_setattr(fs, &n, attr, to_set, fi) : ENOENT;
+    int r = n ? do_setattr(fs, &n, attr, to_set, fi, setattr_kills(req, fs, to_set))
+              : ENOENT;
     struct stat st;
     if (!r)
         r = ufs_node_stat(fs, n, &st);

@@ -79,6 +79,10 @@ killpriv() {
     as_writer "echo more >>'$M/upw'"
     is "$(mode_of "$M" "$U" upw)" "777 777" "$mode: a write to a copied-up suid file clears it"
     if is_root; then
+        # a writer opened before the file was made suid (passthrough)
+        echo pw >"$M/pw" && chown "$TEST_UID" "$M/pw"
+        as_user sh -c "exec 3>>'$M/pw'; chmod 4777 '$M/pw'; echo more >&3"
+        is "$(mode_of "$M" "$U" pw)" "777 777" "$mode: a write through an fd opened before chmod u+s clears it"
         chown 1:1 "$M/csuid"
         is "$(mode_of "$M" "$U" csuid)" "755 755" "$mode: chown clears suid"
         echo cap >"$M/cap"
