@@ -87,7 +87,7 @@ void ufs_present_stat(struct ufs *fs, struct ufs_node *n, int fd, struct stat *s
 int ufs_node_stat(struct ufs *fs, struct ufs_node *n, struct stat *st)
 {
     pthread_mutex_lock(&n->lock);
-    int fd = n->dfd ? n->dfd[n->layer] : n->fd;
+    int fd = n->dfd ? n->dfd[n->layer] : ufs_node_pfd(fs, n);
     int r = fstat(fd, st);
     int saved = errno;
     if (r == 0)

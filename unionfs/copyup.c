@@ -333,11 +333,12 @@ static int copy_nondir(struct ufs *fs, struct ufs_node *n, int pup, const char *
 {
     char tmp[64];
     struct stat st;
-    if (fstat(n->fd, &st) < 0)
+    int src = ufs_node_pfd(fs, n);
+    if (src < 0 || fstat(src, &st) < 0)
         return errno;
     ufs_tmp_name(fs, tmp, sizeof tmp);
     int fd = -1;
-    int r = make_copy(fs, n->fd, &st, tmp, with_data, &fd);
+    int r = make_copy(fs, src, &st, tmp, with_data, &fd);
     char key[64] = "";
     if (!r && S_ISREG(st.st_mode) && st.st_nlink > 1) {
         /* this name becomes an upper name: the others stay lower names */
@@ -396,7 +397,7 @@ static int index_only(struct ufs *fs, struct ufs_node *n, const struct stat *st)
     ufs_tmp_name(fs, tmp, sizeof tmp);
     index_key(fs, n->layer, st, key, sizeof key);
     int fd = -1;
-    int r = make_copy(fs, n->fd, st, tmp, true, &fd);
+    int r = make_copy(fs, ufs_node_pfd(fs, n), st, tmp, true, &fd);
     if (!r)
         r = set_lower_links(fd, st->st_nlink);
     int pfd = -1;
@@ -426,7 +427,8 @@ int ufs_lower_link_gone(struct ufs *fs, struct ufs_node *n)
     pthread_mutex_lock(&n->lock);
     if (n->layer > 0 && !n->index) {
         struct stat st;
-        if (fstat(n->fd, &st) < 0)
+        int src = ufs_node_pfd(fs, n);
+        if (src < 0 || fstat(src, &st) < 0)
             r = errno;
         else if (st.st_nlink > 1)
             r = index_only(fs, n, &st);

@@ -58,7 +58,8 @@ struct ufs_node {
     pthread_mutex_t lock;     /* protects everything below */
     mode_t type;              /* S_IFMT bits, fixed for life */
     int layer;                /* topmost layer holding the object */
-    int fd;                   /* non-dirs: O_PATH of the topmost object */
+    int fd;                   /* non-dirs: O_PATH of the topmost object; for a
+                                 lower one -1 until needed: ufs_node_pfd */
     int lfd;                  /* non-dirs: O_PATH of the lower object after copy-up */
     int *dfd;                 /* dirs: per layer O_RDONLY dir fd or -1 */
     int bottom;               /* dirs: last layer merged in */
@@ -137,6 +138,11 @@ struct ufs_node *ufs_node_insert(struct ufs *fs, struct ufs_node *node);
  * old->lock; old loses its name. */
 void ufs_node_split(struct ufs *fs, struct ufs_node *old, struct ufs_node *fresh);
 void ufs_node_forget(struct ufs *fs, struct ufs_node *node, uint64_t n);
+/* The O_PATH fd of non-dir n's topmost object, opened on first use (a
+ * lookup or readdirplus does not open lower files); -1 with errno. */
+int ufs_node_pfd(struct ufs *fs, struct ufs_node *n);
+/* Opens lower non-dir n for flags without an O_PATH fd first; -1, errno. */
+int ufs_node_open(struct ufs *fs, struct ufs_node *n, int flags);
 void ufs_table_free(struct ufs *fs);
 struct ufs_node *ufs_node_alloc(int n_layers);
 /* Fetches the node for a nodeid that the kernel holds a reference to. */

@@ -70,7 +70,7 @@ static bool big_copy_up(struct ufs *fs, uint64_t nodeid)
         return false;
     pthread_mutex_lock(&n->lock);
     bool lower = n->layer > 0;
-    int fd = n->dfd ? -1 : n->fd;
+    int fd = n->dfd ? -1 : ufs_node_pfd(fs, n);
     struct stat st;
     bool big = lower && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
                st.st_size > BIG_COPY_UP;

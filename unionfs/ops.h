@@ -18,7 +18,7 @@ int ufs_new_entry_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int 
 /* The node of a name just created (one kernel reference), or errno. */
 int ufs_new_node(struct ufs *fs, struct ufs_node *p, int pup, const char *name,
                  struct ufs_node **out);
-int ufs_node_fd(struct ufs_node *n, bool *is_dir);
+int ufs_node_fd(struct ufs *fs, struct ufs_node *n, bool *is_dir);
 /* Gives a just-created object the requesting process's ids (and, in
  * override mode, records ids/mode the real file cannot carry). */
 int ufs_new_owner(fuse_req_t req, struct ufs *fs, int dirfd, const char *name, mode_t mode,

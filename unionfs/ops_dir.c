@@ -348,7 +348,7 @@ static int do_link(fuse_req_t req, struct ufs *fs, struct ufs_node *n, struct uf
     if (r)
         return r;
     char path[64];
-    ufs_proc_path(path, sizeof path, ufs_node_fd(n, NULL));
+    ufs_proc_path(path, sizeof path, ufs_node_fd(fs, n, NULL));
     if (linkat(AT_FDCWD, path, pup, name, AT_SYMLINK_FOLLOW) < 0)
         return errno;
     return finish_create(req, fs, p, pup, name, had_wh);
@@ -580,7 +580,7 @@ static int side_to_upper(struct ufs *fs, struct rn_side *s)
     if (fstatat(s->up, s->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return 0;
     char path[64];
-    ufs_proc_path(path, sizeof path, ufs_node_fd(n, NULL));
+    ufs_proc_path(path, sizeof path, ufs_node_fd(fs, n, NULL));
     if (linkat(AT_FDCWD, path, s->up, s->name, AT_SYMLINK_FOLLOW) < 0)
         return errno;
     return ufs_lower_link_gone(fs, n); /* a lower name became an upper one */

@@ -138,10 +138,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 /* The fd of the node's topmost object (O_PATH for non-dirs). */
-int ufs_node_fd(struct ufs_node *n, bool *is_dir)
+int ufs_node_fd(struct ufs *fs, struct ufs_node *n, bool *is_dir)
 {
     pthread_mutex_lock(&n->lock);
-    int fd = n->dfd ? n->dfd[n->layer] : n->fd;
+    int fd = n->dfd ? n->dfd[n->layer] : ufs_node_pfd(fs, n);
     pthread_mutex_unlock(&n->lock);
     if (is_dir)
         *is_dir = n->dfd != NULL;
@@ -193,7 +193,7 @@ int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed)
     if (!(st.st_mode & drop))
         return 0;
     mode_t mode = st.st_mode & 07777 & ~drop;
-    int fd = ufs_node_fd(n, NULL);
+    int fd = ufs_node_fd(fs, n, NULL);
     struct ufs_override ov;
     if (fs->o.rootless_override && ufs_override_get(fd, false, &ov) == 0) {
         /* the recorded mode is the one shown; the real file keeps owner
@@ -265,7 +265,7 @@ static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, i
     if (r)
         return r;
     bool is_dir;
-    int fd = ufs_node_fd(n, &is_dir);
+    int fd = ufs_node_fd(fs, n, &is_dir);
     bool is_link = S_ISLNK(n->type);
     char path[64];
     ufs_proc_path(path, sizeof path, fd);
@@ -359,7 +359,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
         return;
     }
     char buf[PATH_MAX + 1];
-    ssize_t len = readlinkat(ufs_node_fd(n, NULL), "", buf, sizeof buf - 1);
+    ssize_t len = readlinkat(ufs_node_fd(fs, n, NULL), "", buf, sizeof buf - 1);
     if (len < 0) {
         fuse_reply_err(req, errno);
         return;
@@ -387,11 +387,14 @@ static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
 
 /* --- xattrs: go through /proc/self/fd, which works for O_PATH fds --- */
 
-static int xattr_path(struct ufs_node *n, char *path, size_t size)
+static int xattr_path(struct ufs *fs, struct ufs_node *n, char *path, size_t size)
 {
     if (S_ISLNK(n->type))
         return ENOTSUP; /* no race-free xattr access to a symlink itself */
-    ufs_proc_path(path, size, ufs_node_fd(n, NULL));
+    int fd = ufs_node_fd(fs, n, NULL);
+    if (fd < 0)
+        return errno;
+    ufs_proc_path(path, size, fd);
     return 0;
 }
 
@@ -400,7 +403,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
     char path[64];
-    int r = n ? xattr_path(n, path, sizeof path) : ENOENT;
+    int r = n ? xattr_path(fs, n, path, sizeof path) : ENOENT;
     if (r == ENOTSUP)
         r = ENODATA;
     if (!r && ufs_xattr_hidden(fs, name))
@@ -430,7 +433,7 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
     char path[64];
-    int r = n ? xattr_path(n, path, sizeof path) : ENOENT;
+    int r = n ? xattr_path(fs, n, path, sizeof path) : ENOENT;
     if (r == ENOTSUP) {
         if (size == 0)
             fuse_reply_xattr(req, 0);
@@ -483,7 +486,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
     if (!r)
         r = ufs_copy_up(fs, n, true);
     if (!r)
-        r = xattr_path(n, path, sizeof path);
+        r = xattr_path(fs, n, path, sizeof path);
     if (!r && setxattr(path, name, value, size, flags) < 0)
         r = errno;
     fuse_reply_err(req, r);
@@ -496,7 +499,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     char path[64];
     int r = !n ? ENOENT : !fs->has_upper ? EROFS : ufs_xattr_hidden(fs, name) ? ENODATA : 0;
     if (!r)
-        r = xattr_path(n, path, sizeof path);
+        r = xattr_path(fs, n, path, sizeof path);
     if (!r) {
         /* do not copy up for nothing: check the name exists first */
         if (getxattr(path, name, NULL, 0) < 0)
@@ -505,7 +508,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
     if (!r)
         r = ufs_copy_up(fs, n, true);
     if (!r)
-        r = xattr_path(n, path, sizeof path);
+        r = xattr_path(fs, n, path, sizeof path);
     if (!r && removexattr(path, name) < 0)
         r = errno;
     fuse_reply_err(req, r);

@@ -73,7 +73,7 @@ static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi
     if (S_ISREG(n->type) && !wants_write(fi->flags) && ufs_pt_open_shared(fs, n, fi))
         return 0;
     pthread_mutex_lock(&n->lock);
-    int src = n->fd;
+    int src = ufs_node_pfd(fs, n);
     bool lower = n->layer > 0;
     pthread_mutex_unlock(&n->lock);
     int fd = ufs_reopen(src, open_flags(fs, fi->flags));

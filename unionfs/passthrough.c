@@ -301,7 +301,7 @@ int ufs_pt_split(struct ufs *fs, struct ufs_node *n, bool notify, struct ufs_nod
         m = ufs_node_alloc(fs->n_layers);
         m->type = n->type;
         m->layer = n->layer;
-        m->fd = dup_fd(n->fd);
+        m->fd = dup_fd(ufs_node_pfd(fs, n));
         m->lfd = dup_fd(n->lfd);
         if (m->fd < 0 || (n->lfd >= 0 && m->lfd < 0)) {
             r = errno;
@@ -387,7 +387,7 @@ bool ufs_pt_open_shared(struct ufs *fs, struct ufs_node *n, struct fuse_file_inf
         p->fd = -1;
     }
     if (!p->id) {
-        int fd = ufs_reopen(n->fd, O_RDONLY | O_CLOEXEC);
+        int fd = ufs_node_open(fs, n, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             goto out;
         struct ufs_fuse_backing_map map = {.fd = fd};

@@ -162,6 +162,10 @@ int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
             else
                 e->lower = true;
             if (!S_ISDIR(st.st_mode)) {
+                /* a lower file's node opens it when needed (ufs_node_pfd);
+                 * rootless, its stat needs the override xattr now */
+                if (i > 0 && !fs->o.rootless_override)
+                    break;
                 e->fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
                 if (e->fd < 0)
                     return errno;
@@ -208,7 +212,8 @@ int ufs_resolve(struct ufs *fs, struct ufs_node *d, const char *name,
         if (ifd >= 0) {
             struct stat ist;
             if (fstat(ifd, &ist) == 0) {
-                close(e->fd);
+                if (e->fd >= 0)
+                    close(e->fd);
                 e->fd = ifd;
                 e->index = true;
                 e->lower_nlink = e->st.st_nlink;

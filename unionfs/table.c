@@ -2,6 +2,9 @@
  * The id map is never shrunk: a number, once given to a layer object, stays
  * its number for the life of the mount even after the kernel forgets the
  * node (a few dozen bytes per object ever seen). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -354,9 +357,92 @@ void ufs_table_free(struct ufs *fs)
     fs->root = NULL;
 }
 
+/* --- lazy O_PATH fds of lower non-directories ---
+ * A lookup or readdirplus of a lower file opens nothing: most of a walk's
+ * names are never opened or changed.  The object is found again where the
+ * lookup found it, name in the parent's directory of its layer: lowers
+ * never change, and a node keeps the parent and name of its lookup until
+ * ufs_node_move, which opens the fd first (before the old parent, and so
+ * its directory fd, can go).  The fd is set once, by compare and swap; an
+ * open through the parent that finds it set afterwards may have raced a
+ * move, so it is not trusted. */
+#define FD_LOST (-2) /* a move could not open it: the place is gone */
+
+static int lazy_openat(struct ufs *fs, struct ufs_node *n, int flags)
+{
+    char name[NAME_MAX + 1];
+    int dir = -1;
+    pthread_mutex_lock(&fs->table_lock);
+    struct ufs_node *p = n->parent;
+    if (p && p->dfd && n->name && n->layer > 0 && n->layer < fs->n_layers) {
+        dir = p->dfd[n->layer];
+        snprintf(name, sizeof name, "%s", n->name);
+    }
+    pthread_mutex_unlock(&fs->table_lock);
+    if (dir < 0) {
+        errno = ESTALE;
+        return -1;
+    }
+    return openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static int fd_of(struct ufs_node *n)
+{
+    return __atomic_load_n(&n->fd, __ATOMIC_ACQUIRE);
+}
+
+static int set_fd(struct ufs_node *n, int fd)
+{
+    int expect = -1;
+    if (__atomic_compare_exchange_n(&n->fd, &expect, fd, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    return expect;
+}
+
+int ufs_node_pfd(struct ufs *fs, struct ufs_node *n)
+{
+    int fd = fd_of(n);
+    if (fd == -1 && !n->dfd) {
+        int nfd = lazy_openat(fs, n, O_PATH);
+        if (nfd < 0)
+            return -1;
+        fd = set_fd(n, nfd);
+    }
+    if (fd < 0)
+        errno = ESTALE;
+    return fd < 0 ? -1 : fd;
+}
+
+int ufs_node_open(struct ufs *fs, struct ufs_node *n, int flags)
+{
+    if (fd_of(n) == -1 && !n->dfd) {
+        int fd = lazy_openat(fs, n, flags);
+        if (fd < 0 || fd_of(n) == -1)
+            return fd;
+        close(fd); /* opened since: maybe by a move, the place not sure */
+    }
+    int pfd = ufs_node_pfd(fs, n);
+    return pfd < 0 ? -1 : ufs_reopen(pfd, flags);
+}
+
+/* Caller holds tree_lock for writing: node's parent and name are stable. */
+static void lazy_settle(struct ufs *fs, struct ufs_node *node)
+{
+    if (node->dfd || fd_of(node) != -1 || !node->parent || !node->name ||
+        node->layer <= 0 || node->layer >= fs->n_layers || !node->parent->dfd)
+        return;
+    int fd = openat(node->parent->dfd[node->layer], node->name,
+                    O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    set_fd(node, fd < 0 ? FD_LOST : fd);
+}
+
 void ufs_node_move(struct ufs *fs, struct ufs_node *node, struct ufs_node *parent,
                    const char *name)
 {
+    lazy_settle(fs, node);
     char *newname = name ? xstrdup(name) : NULL;
     pthread_mutex_lock(&fs->table_lock);
     struct ufs_node *old = node->parent;
