@@ -143,6 +143,8 @@ void ufs_node_forget(struct ufs *fs, struct ufs_node *node, uint64_t n);
 int ufs_node_pfd(struct ufs *fs, struct ufs_node *n);
 /* Opens lower non-dir n for flags without an O_PATH fd first; -1, errno. */
 int ufs_node_open(struct ufs *fs, struct ufs_node *n, int flags);
+/* readlink(2) of symlink node n (one syscall for a lower one); -1, errno. */
+ssize_t ufs_node_readlink(struct ufs *fs, struct ufs_node *n, char *buf, size_t size);
 void ufs_table_free(struct ufs *fs);
 struct ufs_node *ufs_node_alloc(int n_layers);
 /* Fetches the node for a nodeid that the kernel holds a reference to. */
@@ -269,6 +271,7 @@ struct ufs_dirlist {
     size_t n, cap;
     uint64_t next_off;
     bool built;
+    bool read_once;           /* the node's dir fds were read: rewind them */
 };
 /* d's listing, made on first use. */
 struct ufs_dirlist *ufs_dirlist_of(struct ufs_node *d);

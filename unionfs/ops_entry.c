@@ -359,7 +359,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
         return;
     }
     char buf[PATH_MAX + 1];
-    ssize_t len = readlinkat(ufs_node_fd(fs, n, NULL), "", buf, sizeof buf - 1);
+    ssize_t len = ufs_node_readlink(fs, n, buf, sizeof buf - 1);
     if (len < 0) {
         fuse_reply_err(req, errno);
         return;

@@ -96,18 +96,31 @@ void ufs_dir_snapshot_free(struct ufs_dir_snapshot *s)
     s->n = s->cap = 0;
 }
 
-int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
-                 struct ufs_dir_snapshot *s, bool with_ids)
+/* A descriptor to list layer directory dfd from its start.  own: the
+ * caller serializes every read of dfd's position (the node's listing
+ * lock), so dfd itself serves, rewound if it was read before (rewind);
+ * else a fresh open, as the position is shared.  *opened: close it. */
+static int list_fd(int dfd, bool own, bool rewind, bool *opened)
+{
+    *opened = false;
+    if (own && (!rewind || lseek(dfd, 0, SEEK_SET) == 0))
+        return dfd;
+    *opened = true;
+    return openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
+                    struct ufs_dir_snapshot *s, bool with_ids, bool own, bool rewind)
 {
     struct nameset seen = {0}, hidden = {0};
     int r = 0;
     for (int i = top; i <= bottom; i++) {
         if (dfd[i] < 0)
             continue;
-        /* a fresh open: the position of dfd[i] is shared with every other
-         * listing of this directory; getdents64 straight into a stack
-         * buffer saves fdopendir's fcntl, fstat and 32 KiB allocation */
-        int fd = openat(dfd[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        /* getdents64 straight into a stack buffer saves fdopendir's
+         * fcntl, fstat and 32 KiB allocation */
+        bool opened;
+        int fd = list_fd(dfd[i], own, rewind, &opened);
         if (fd < 0) {
             r = errno;
             break;
@@ -120,6 +133,17 @@ int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
             if (at >= got) {
                 got = getdents64(fd, buf, sizeof buf);
                 at = 0;
+                if (got < 0 && errno == EBADF && !opened) {
+                    /* an O_PATH dir fd (no read permission): as before */
+                    fd = openat(dfd[i], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                    if (fd < 0) {
+                        r = errno;
+                        break;
+                    }
+                    opened = true;
+                    got = at = 0;
+                    continue;
+                }
                 if (got <= 0) {
                     if (got < 0)
                         r = errno;
@@ -150,7 +174,8 @@ int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
             snap_add(s, name, ino, de->d_type);
             set_add_owned(&seen, s->ents[s->n - 1].name);
         }
-        close(fd);
+        if (opened && fd >= 0)
+            close(fd);
         for (size_t k = 0; k < layer_wh.cap; k++)
             if (layer_wh.slots[k]) {
                 if (set_has(&hidden, layer_wh.slots[k]))
@@ -165,6 +190,12 @@ int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
     set_free(&seen, false);
     set_free(&hidden, true);
     return r;
+}
+
+int ufs_dir_list(struct ufs *fs, const int *dfd, int top, int bottom,
+                 struct ufs_dir_snapshot *s, bool with_ids)
+{
+    return dir_list(fs, dfd, top, bottom, s, with_ids, false, false);
 }
 
 /* --- the per-directory listing --- */
@@ -234,7 +265,12 @@ int ufs_dirlist_refresh(struct ufs *fs, struct ufs_node *d, struct ufs_dirlist *
     int top = d->layer, bottom = d->bottom;
     pthread_mutex_unlock(&d->lock);
     struct ufs_dir_snapshot s = {0};
-    int r = ufs_dir_list(fs, d->dfd, top, bottom, &s, true);
+    /* l->lock is the only reader of d's dir fds' positions (other
+     * listings open their own): a first listing reads them as they are,
+     * at 0 since resolve opened them (the root's are dups of the layer
+     * fds: rewound), later ones rewind */
+    int r = dir_list(fs, d->dfd, top, bottom, &s, true, true, l->read_once || d == fs->root);
+    l->read_once = true;
     if (r) {
         ufs_dir_snapshot_free(&s);
         return r;

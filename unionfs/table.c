@@ -368,17 +368,25 @@ void ufs_table_free(struct ufs *fs)
  * move, so it is not trusted. */
 #define FD_LOST (-2) /* a move could not open it: the place is gone */
 
-static int lazy_openat(struct ufs *fs, struct ufs_node *n, int flags)
+/* Where the lookup found lazy node n: its parent's dir fd of n's layer,
+ * name copied to name; -1 when it has none. */
+static int lazy_place(struct ufs *fs, struct ufs_node *n, char name[NAME_MAX + 1])
 {
-    char name[NAME_MAX + 1];
     int dir = -1;
     pthread_mutex_lock(&fs->table_lock);
     struct ufs_node *p = n->parent;
     if (p && p->dfd && n->name && n->layer > 0 && n->layer < fs->n_layers) {
         dir = p->dfd[n->layer];
-        snprintf(name, sizeof name, "%s", n->name);
+        snprintf(name, NAME_MAX + 1, "%s", n->name);
     }
     pthread_mutex_unlock(&fs->table_lock);
+    return dir;
+}
+
+static int lazy_openat(struct ufs *fs, struct ufs_node *n, int flags)
+{
+    char name[NAME_MAX + 1];
+    int dir = lazy_place(fs, n, name);
     if (dir < 0) {
         errno = ESTALE;
         return -1;
@@ -426,6 +434,19 @@ int ufs_node_open(struct ufs *fs, struct ufs_node *n, int flags)
     }
     int pfd = ufs_node_pfd(fs, n);
     return pfd < 0 ? -1 : ufs_reopen(pfd, flags);
+}
+
+ssize_t ufs_node_readlink(struct ufs *fs, struct ufs_node *n, char *buf, size_t size)
+{
+    char name[NAME_MAX + 1];
+    int dir = fd_of(n) == -1 && !n->dfd ? lazy_place(fs, n, name) : -1;
+    if (dir >= 0) {
+        ssize_t len = readlinkat(dir, name, buf, size);
+        if (fd_of(n) == -1)
+            return len; /* the place was right (see ufs_node_open) */
+    }
+    int fd = ufs_node_pfd(fs, n);
+    return fd < 0 ? -1 : readlinkat(fd, "", buf, size);
 }
 
 /* Caller holds tree_lock for writing: node's parent and name are stable. */
