@@ -47,7 +47,8 @@ struct ufs_pt_node {
 /* Per mount (struct ufs), set up by ufs_pt_session and the INIT exchange. */
 struct ufs_pt_fs {
     int fuse_fd;          /* the session's /dev/fuse fd (backing ioctls) */
-    bool io;              /* our io hooks are installed: passthrough may go */
+    bool io;              /* our io hooks are installed (always tried) */
+    bool allowed;         /* a backing may be registered, passthrough not off */
     bool kernel;          /* the kernel's INIT offered FUSE_PASSTHROUGH */
     uint64_t init_unique; /* that INIT request, to find its reply */
     uint32_t depth;       /* max_stack_depth we announce */
