@@ -233,19 +233,10 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
      * too), detached; G inherits it, P serves it: P forks no thread */
     char pv_dir[32];
     const char *procview_dir = NULL;
-    int mnt = -1;
+    int mnt = -1, dev = -1;
     if (h->procview) {
-        int dev;
         if (run_procview_mount(&dev, &mnt, &e) < 0)
             helper_fail(h, &e);
-        /* the connection, then the mount (value 1), which P holds to
-         * the end: the view's superblock outlives G, whose exec and exit
-         * then tear nothing of it down (each teardown waits for an
-         * expedited RCU grace period, the superblock's for two) */
-        if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0 ||
-            run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 1, mnt) < 0)
-            _exit(125);
-        close(dev);
         snprintf(pv_dir, sizeof pv_dir, "/proc/self/fd/%d", mnt);
         procview_dir = pv_dir;
     }
@@ -267,6 +258,8 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
     if (g == 0) {
         close(h->sock_c);
         close(h->root_pipe[1]);
+        if (dev >= 0)
+            close(dev); /* P's to serve */
         struct run_child_ctx c = {
             .root_fd = h->root_pipe[0],
             .spec = h->spec,
@@ -285,14 +278,27 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
      * long-lived helper would hide EOF from whoever waits on it */
     int root_w = h->root_pipe[1];
     close(h->root_pipe[0]);
+    /* the pid first: P moves G into the cgroup and says GO before it
+     * sets the view up (~0.5 ms here), which G does not need until its
+     * binds; its requests wait in the kernel until then */
+    if (run_msg_send(h->sock_c, RUN_MSG_PID, g, -1) < 0)
+        _exit(125);
+    if (dev >= 0) {
+        /* the connection, then the mount (value 1), which P holds to
+         * the end: the view's superblock outlives G, whose exec and exit
+         * then tear nothing of it down (each teardown waits for an
+         * expedited RCU grace period, the superblock's for two) */
+        if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0 ||
+            run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 1, mnt) < 0)
+            _exit(125);
+        close(dev);
+    }
     /* the view's mount stays for the prime below (a union root) */
     if (mnt >= 0 && !h->spec->lowers) {
         close(mnt);
         mnt = -1;
     }
     close_all_but(h->sock_c, root_w, mnt);
-    if (run_msg_send(h->sock_c, RUN_MSG_PID, g, -1) < 0)
-        _exit(125);
 
     if (h->spec->lowers) {
         /* The union mount lives in this mount namespace (G's copy is made
@@ -725,7 +731,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
                 pv_mnt = fd;
                 break;
             }
-            /* before PID: the view is served before G can ask */
+            /* after PID (GO is not held back by its setup), before
+             * READY: served before the helper's prime */
             if (fd < 0 || pv) {
                 if (fd >= 0)
                     close(fd);
