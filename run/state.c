@@ -64,6 +64,21 @@ static int load_json(int dirfd, const char *name, json_t **out, struct error *er
     return 0;
 }
 
+/* A container that never started has no state.json: "created" is what
+ * its absence says, so creating one writes a file fewer (each file's
+ * block is allocated, and freed again at rm, synchronously on the
+ * store's disk here; a run --rm made and replaced one for nothing). */
+static int load_state(int dirfd, json_t **out, struct error *err)
+{
+    if (load_json(dirfd, "state.json", out, err) == 0)
+        return 0;
+    if (err->code != ENOENT)
+        return -1;
+    error_clear(err);
+    *out = json_pack("{s:s}", "Status", "created");
+    return 0;
+}
+
 /* state.json changes at every start and stop and is checked against the
  * live processes anyway: replaced atomically (temp + rename, so readers
  * never see half a file) but not fsynced, which would cost more than the
@@ -140,7 +155,7 @@ static int ctr_open_ex(const char *root, const char *id, bool with_state, struct
         return error_code(err, e, "container `%s`", id);
     }
     if (load_json(c->dirfd, "config.json", &c->config, err) < 0 ||
-        (with_state && load_json(c->dirfd, "state.json", &c->state, err) < 0)) {
+        (with_state && load_state(c->dirfd, &c->state, err) < 0)) {
         run_ctr_free(c);
         return -1;
     }
@@ -164,7 +179,7 @@ int run_ctr_open_log(struct run_ctr *c, struct error *err)
 int run_ctr_reload(struct run_ctr *c, struct error *err)
 {
     json_t *s = NULL;
-    if (load_json(c->dirfd, "state.json", &s, err) < 0)
+    if (load_state(c->dirfd, &s, err) < 0)
         return -1;
     json_decref(c->state);
     c->state = s;
@@ -287,7 +302,7 @@ int run_ctr_find(const char *root, const char *name, struct run_ctr **out, struc
     if (!hit && prefix_hits == 1)
         hit = prefix;
     int r = 0;
-    if (hit && load_json(hit->dirfd, "state.json", &hit->state, err) < 0) {
+    if (hit && load_state(hit->dirfd, &hit->state, err) < 0) {
         /* removed meanwhile, or half written: as if never listed */
         r = error_set(err, ENOENT, "no such container `%s`", name);
     } else if (hit) {
@@ -345,19 +360,16 @@ int run_ctr_create(const char *root, json_t *config, const char *image_digest,
         return error_errno(err, "mkdir `%s/%s`", cd, tmp);
     {
         cleanup_close int t = openat(cdfd, tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        json_t *st = json_pack("{s:s}", "Status", "created");
         int r = t < 0 ? error_errno(err, "open `%s/%s`", cd, tmp) : 0;
         if (!r && (mkdirat(t, "upper", 0755) < 0 || mkdirat(t, "work", 0700) < 0))
             r = error_errno(err, "mkdir the container layer in `%s/%s`", cd, tmp);
         if (!r)
             r = save_json(t, "config.json", config, err);
-        if (!r)
-            r = save_state_json(t, st, err);
+        /* no state.json: "created" (load_state) */
         if (!r && image_digest) {
             cleanup_free char *line = xasprintf("%s\n", image_digest);
             r = write_new_at(t, "image", line, strlen(line), err);
         }
-        json_decref(st);
         if (r < 0 || renameat(cdfd, tmp, cdfd, id) < 0) {
             if (!r)
                 error_errno(err, "rename `%s` into place", tmp);
@@ -366,7 +378,20 @@ int run_ctr_create(const char *root, json_t *config, const char *image_digest,
             return -1;
         }
     }
-    return ctr_open(root, id, out, err);
+    /* what was just written, not read back */
+    struct run_ctr *c = xzalloc(sizeof *c);
+    c->id = xstrdup(id);
+    c->dir = xasprintf("%s/%s", cd, id);
+    c->dirfd = openat(cdfd, id, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->dirfd < 0) {
+        int e = errno;
+        run_ctr_free(c);
+        return error_code(err, e, "container `%s`", id);
+    }
+    c->config = json_incref(config);
+    c->state = json_pack("{s:s}", "Status", "created");
+    *out = c;
+    return 0;
 }
 
 static long long jint(json_t *o, const char *k)

@@ -1,5 +1,6 @@
 /* Containers in the store: STORE/containers/<id>/ holds config.json (how
- * it was asked to run), state.json (written atomically: Status, Pid,
+ * it was asked to run), state.json (absent until the container first
+ * starts: "created"; then written atomically: Status, Pid,
  * the monitor's pid and start time, ExitCode, OOMKilled, times, and where
  * the cgroup is: CgroupPaths, {hierarchy: directory}, CgroupMode and
  * CgroupPath, podman's hierarchy-relative path), `image`

@@ -127,6 +127,19 @@ suite() {
     run s exec ${m}_dup true
     like "$out" "no such container .${m}_dup." "$m: ... which is not found"
     cp "$T/state.keep" "$dir/state.json"
+    # a container that never started has no state.json: it is "created"
+    nid=$(printf '%064d' 7)
+    ndir=$(dirname "$dir")/$nid
+    mkdir "$ndir" "$ndir/upper" "$ndir/work"
+    jq --arg id "$nid" --arg n "${m}_new" '.Id = $id | .Name = $n' "$dir/config.json" > "$ndir/config.json"
+    [ "$m" = user ] && chown -R "$TEST_UID:$TEST_GID" "$ndir"
+    at_cleanup "rm -rf '$ndir'"
+    run s ps -a
+    like "$out" "Created +${m}_new" "$m: a container without state.json lists as created"
+    run s inspect --format '{{.State.Status}}' ${m}_new
+    is "$out" created "$m: ... and inspects as created"
+    run s rm ${m}_new
+    ok $([ "$rc" -eq 0 ] && [ ! -e "$ndir" ]; echo $?) "$m: ... and is removed by rm"
     s rm ${m}_dup >/dev/null
 }
 
