@@ -35,11 +35,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
     conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
     /* FUSE_HANDLE_KILLPRIV_V2: we clear suid/sgid on write, truncate and
      * chown, so the kernel stops refreshing the mode (GETATTR) before a
-     * chown and checks security.capability (GETXATTR) once per inode, not
-     * before every write.  Only where our io sees the kill flags in the
-     * raw requests (libfuse drops them): those are then read, never
-     * spliced in (a copy of written data, when passthrough does not move it,
-     * costs less here than a round trip per write). */
+     * chown and stops checking security.capability (GETXATTR) on every
+     * write.  Only where our io sees the kill flags in the raw requests:
+     * those are then never spliced in (passthrough moves the data anyway). */
     bool killpriv = ufs_pt_killpriv_init(fs);
     if (killpriv)
         conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;

@@ -47,8 +47,7 @@ struct ufs_pt_node {
 /* Per mount (struct ufs), set up by ufs_pt_session and the INIT exchange. */
 struct ufs_pt_fs {
     int fuse_fd;          /* the session's /dev/fuse fd (backing ioctls) */
-    bool io;              /* our io hooks are installed (always tried) */
-    bool allowed;         /* a backing may be registered, passthrough not off */
+    bool io;              /* our io hooks are installed: passthrough may go */
     bool kernel;          /* the kernel's INIT offered FUSE_PASSTHROUGH */
     uint64_t init_unique; /* that INIT request, to find its reply */
     uint32_t depth;       /* max_stack_depth we announce */
@@ -89,9 +88,10 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
  * the parent's lock: CREATE).  *out NULL when nothing was split.  0 or an
  * errno. */
 int ufs_pt_split(struct ufs *fs, struct ufs_node *n, bool notify, struct ufs_node **out);
-/* From the init op: true when FUSE_HANDLE_KILLPRIV_V2 will be negotiated
- * (only where our io sees the raw requests, whose kill flags libfuse 3.14
- * drops; then requests are never spliced in, so the io sees each one). */
+/* From the init op, after ufs_pt_init: true when FUSE_HANDLE_KILLPRIV_V2
+ * will be negotiated (with passthrough only: our io must see the raw
+ * requests, whose kill flags libfuse 3.14 drops, so requests are then
+ * never spliced in). */
 bool ufs_pt_killpriv_init(struct ufs *fs);
 /* Whether the request this thread is serving carries the kernel's
  * FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID or FUSE_OPEN_KILL_SUIDGID. */
