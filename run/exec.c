@@ -211,6 +211,14 @@ static __attribute__((noreturn)) void exec_in(const struct child_args *a)
  * this VM) per exec: one exec per process. */
 static char vm_stacks[2][256 * 1024] __attribute__((aligned(64)));
 
+/* AddressSanitizer cannot follow a child onto a stack it did not make (it
+ * warns on every noreturn call there): its builds fork instead. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#else
+#define ASAN_BUILD 0
+#endif
+
 static int vm_direct(void *arg)
 {
     const struct child_args *a = arg;
@@ -299,10 +307,11 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
      * end still closes on exec, and its own credentials and namespaces
      * (setns, the user namespace's too, allows a shared mm; a thread group
      * or a shared fs_struct it refuses).  With a pty it is forked. */
-    if (!s->tty && direct)
+    bool shares_mm = !s->tty && !ASAN_BUILD;
+    if (shares_mm && direct)
         x = clone(vm_direct, vm_stacks[0] + sizeof vm_stacks[0],
                   CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &a, &ypidfd);
-    else if (!s->tty)
+    else if (shares_mm)
         x = clone(vm_joiner, vm_stacks[0] + sizeof vm_stacks[0],
                   CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
     else
@@ -334,7 +343,7 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
      * until then): what it (or the joiner) had to say is queued, and an
      * empty socket means the exec happened, without waiting for its end
      * to close (one wakeup less). */
-    bool settled = !s->tty;
+    bool settled = shares_mm;
     for (;;) {
         struct run_msg m;
         int fd = -1;
