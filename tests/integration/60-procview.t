@@ -66,6 +66,13 @@ if is_root; then
     ok $rc "root: fill tmpfs inside a 256m container"
     check_grow root "$out"
 
+    # an image: the union root's helper primes the view, the caller
+    # holds its mount until the container is gone
+    "$STRATA" import "$R" t60img >/dev/null 2>&1
+    run "$STRATA" run --rm -m 256m --cpus 1 t60img sh -c "$probe"
+    ok $rc "root: image run with -m 256m --cpus 1"
+    check_limited "root, image" "$out"
+
     run bb sh -c "$probe"
     ok $rc "root: run without limits"
     check_host "root, no limits" "$out"

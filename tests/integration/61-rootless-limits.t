@@ -60,6 +60,14 @@ is "$(val "$out" cpuinfo)" 1 "/proc/cpuinfo lists one processor"
 is "$(val "$out" statcpus)" 1 "/proc/stat has one cpuN line"
 like "$(val "$out" online)" '^[0-9]+$' "the online mask is a single cpu"
 
+# an image: the union root's helper primes the view and the caller holds
+# its mount to the end
+as_user "$STRATA" import "$R" t61img >/dev/null 2>&1
+run ur --rm -m 256m --cpus 1 t61img sh -c "$probe"
+ok $rc "rootless image run with -m 256m --cpus 1"
+is "$(val "$out" total)" 262144 "image: MemTotal is the 256m limit"
+is "$(val "$out" nproc)" 1 "image: nproc is 1"
+
 run ur --rm --rootfs "$R" -m 256m sh -c "$grow"
 set -- $out
 if [ $rc -eq 0 ] && [ $# -eq 2 ] && [ "$2" -le $(($1 - 60000)) ]; then
