@@ -68,7 +68,10 @@ struct pv_handle {
  * thread of their own). */
 struct run_procview {
     struct fuse_session *se;
-    struct fuse_buf fbuf;      /* the request buffer, kept between requests */
+    /* the request buffer: the view's requests are small and it takes no
+     * writes (max_write 4096: the kernel wants reads of 8 KiB at least),
+     * so not libfuse's 1 MiB one, mapped and unmapped per run */
+    uint64_t rbuf[16384 / sizeof(uint64_t)];
     struct pv_handle *handles;
     int epoll_fd;              /* what the caller polls: /dev/fuse, timer_fd, notify_fd */
     int timer_fd;              /* the load sample's interval */
@@ -346,6 +349,7 @@ static void pv_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void pv_init(void *userdata, struct fuse_conn_info *conn)
 {
     conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+    conn->max_write = 4096; /* read-only: see rbuf */
 }
 
 /* No state per open directory: ENOSYS tells the kernel to stop sending
@@ -493,14 +497,15 @@ enum { EV_FUSE, EV_TIMER, EV_NOTIFY };
 static bool serve_fuse(struct run_procview *pv)
 {
     for (;;) {
-        int res = fuse_session_receive_buf(pv->se, &pv->fbuf);
-        if (res == -EINTR)
+        ssize_t n = read(fuse_session_fd(pv->se), pv->rbuf, sizeof pv->rbuf);
+        if (n < 0 && errno == EINTR)
             continue;
-        if (res == -EAGAIN)
+        if (n < 0 && errno == EAGAIN)
             return true;
-        if (res <= 0)
-            return false;
-        fuse_session_process_buf(pv->se, &pv->fbuf);
+        if (n <= 0)
+            return false; /* ENODEV: the connection is gone */
+        struct fuse_buf buf = {.mem = pv->rbuf, .size = (size_t)n};
+        fuse_session_process_buf(pv->se, &buf);
         if (fuse_session_exited(pv->se))
             return false;
     }
@@ -712,7 +717,6 @@ void run_procview_stop(struct run_procview *pv)
      * process fails with ENOTCONN; the mount goes with its last holder */
     if (pv->se)
         fuse_session_destroy(pv->se);
-    free(pv->fbuf.mem);
     while (pv->handles)
         handle_free(pv, pv->handles);
     int nfd = atomic_load(&pv->notify_fd);
