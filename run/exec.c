@@ -108,44 +108,6 @@ static __attribute__((noreturn)) void joiner(const struct child_args *a)
     exec_in(a);
 }
 
-/* The signals this process ignores (SigIgn in its status), read on the
- * host's /proc before anything joins the container; all of them when it
- * cannot be read. */
-static unsigned long long ignored_signals(void)
-{
-    unsigned long long ign = ~0ULL;
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ign;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
-    const char *l = strstr(buf, "\nSigIgn:");
-    if (!l || sscanf(l + 8, "%llx", &ign) != 1)
-        return ~0ULL;
-    return ign;
-}
-
-/* Only an ignored signal keeps its disposition across exec (the kernel
- * resets a caught one) and strata catches none, so the ones inherited as
- * ignored are set back to the default, instead of all 62 (some 100 us of
- * syscalls here).  Through the system call: the C library's sigaction
- * refuses its own two real-time signals (32 and 33), which `make`, for
- * one, passes on ignored. */
-static void reset_signals(unsigned long long ignored)
-{
-    struct {
-        void (*handler)(int);
-        unsigned long flags;
-        void (*restorer)(void);
-        unsigned long long mask;
-    } dfl = {.handler = SIG_DFL};
-    for (int sig = 1; sig <= 64; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP && (ignored & (1ULL << (sig - 1))))
-            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
-}
-
 /* In every namespace and the cgroup: stdio, session, pty, user, exec. */
 static __attribute__((noreturn)) void exec_in(const struct child_args *a)
 {
@@ -197,7 +159,7 @@ static __attribute__((noreturn)) void exec_in(const struct child_args *a)
     char **envp = NULL;
     if (run_proc_prepare(&p, &envp, &e) < 0)
         fail_to(sock, &e, 126);
-    reset_signals(a->ignored);
+    run_signals_default(a->ignored);
     sigprocmask(SIG_SETMASK, a->old_mask, NULL);
     int status = 127;
     run_proc_exec(&p, envp, &status, &e);
@@ -296,7 +258,7 @@ int run_exec(const struct run_exec_spec *s, int *exit_status, struct error *err)
     struct child_args a = {
         .s = s, .pidfd = pidfd, .cg = cg, .sock = sock[1], .old_mask = &old,
         .filter = exec_filter.insns ? &exec_filter : NULL, .flags = flags,
-        .ignored = ignored_signals(),
+        .ignored = run_signals_ignored(),
     };
     fflush(NULL);
     /* Without a pty nothing is exchanged with the child before its exec,

@@ -95,3 +95,35 @@ int run_wait_status_to_exit(int wstatus)
         return 128 + WTERMSIG(wstatus);
     return 255;
 }
+
+unsigned long long run_signals_ignored(void)
+{
+    unsigned long long ign = ~0ULL;
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ign;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *l = strstr(buf, "\nSigIgn:");
+    if (!l || sscanf(l + 8, "%llx", &ign) != 1)
+        return ~0ULL;
+    return ign;
+}
+
+/* Through the system call: the C library's sigaction refuses its own two
+ * real-time signals (32 and 33), which `make`, for one, passes on
+ * ignored. */
+void run_signals_default(unsigned long long which)
+{
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long long mask;
+    } dfl = {.handler = SIG_DFL};
+    for (int sig = 1; sig <= 64; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP && (which & (1ULL << (sig - 1))))
+            syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+}

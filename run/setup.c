@@ -26,14 +26,10 @@ static __attribute__((noreturn)) void child_fail(struct run_child_ctx *c, struct
     _exit(status);
 }
 
-static void reset_signals(const sigset_t *mask)
+static void reset_signals(const struct run_child_ctx *c)
 {
-    struct sigaction sa = {.sa_handler = SIG_DFL};
-    sigemptyset(&sa.sa_mask);
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &sa, NULL);
-    sigprocmask(SIG_SETMASK, mask, NULL);
+    run_signals_default(c->ignored);
+    sigprocmask(SIG_SETMASK, &c->old_mask, NULL);
 }
 
 static int setup_stdio(struct run_child_ctx *c, struct error *e)
@@ -254,7 +250,7 @@ void run_child_main(struct run_child_ctx *c)
             child_fail(c, &e, 125);
         }
         if (main_pid == 0) {
-            reset_signals(&c->old_mask);
+            reset_signals(c);
             int status = 127;
             run_proc_exec(&p, envp, &status, &e);
             child_fail(c, &e, status);
@@ -266,7 +262,7 @@ void run_child_main(struct run_child_ctx *c)
         prctl(PR_SET_NAME, "strata-init");
         run_init(main_pid);
     }
-    reset_signals(&c->old_mask);
+    reset_signals(c);
     int status = 127;
     run_proc_exec(&p, envp, &status, &e);
     child_fail(c, &e, status);

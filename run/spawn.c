@@ -160,6 +160,7 @@ struct helper_ctx {
     int other_c, other_g; /* P's ends, closed in C */
     int root_pipe[2];     /* C -> G: the root is mounted (EOF: C failed) */
     sigset_t old_mask;
+    unsigned long long ignored; /* our ignored signals, reset in G before exec */
     bool rootless;
     pid_t parent;
     bool procview; /* mount the /proc view, send its connection to P */
@@ -268,6 +269,7 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             .etc_text = (const char *const *)h->etc_text,
             .sock = h->sock_g,
             .old_mask = h->old_mask,
+            .ignored = h->ignored,
             .rootless = h->rootless,
             .procview_dir = procview_dir,
             .seccomp = h->seccomp,
@@ -690,7 +692,8 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
                          ? spec->etc_lower
                          : NULL,
         .sock_c = sc[1], .sock_g = sg[1], .other_c = sc[0], .other_g = sg[0],
-        .old_mask = old_mask, .rootless = rootless, .parent = getpid(),
+        .old_mask = old_mask, .ignored = run_signals_ignored(), .rootless = rootless,
+        .parent = getpid(),
         .procview = want_view,
         .seccomp = spec->seccomp_unconfined ? NULL : &filter,
     };

@@ -25,6 +25,11 @@ suite() {   # suite MODE: "root" or "user"
     is "$rc" 137 "$m: killed by signal 9 gives 137"
     run r sh -c 'echo $$'
     is "$out" 1 "$m: the main process is PID 1"
+    # signals ignored by run's caller are the default again in the process
+    out=$(trap '' USR1 PIPE; r grep SigIgn /proc/self/status 2>&1)
+    like "$out" "SigIgn:.0000000000000000" "$m: run resets the signals its caller ignored"
+    out=$(trap '' USR1 PIPE; r --init grep SigIgn /proc/self/status 2>&1)
+    like "$out" "SigIgn:.0000000000000000" "$m: ... with --init too"
     run r --init sh -c 'echo $$; cat /proc/1/comm'
     is "$(echo $out)" "2 strata-init" "$m: with --init a reaper is PID 1"
     # the reaper is strata code: it must not hand the strata binary (or
