@@ -269,18 +269,23 @@ more" "$mode: remount: the hard-link set still shares the data"
     ufs_sanitizer_clean "$mode"
 }
 
-# ufs_root_and_rootless FN: the whole test, both halves.  As root it runs
-# `FN root`, then this script again as uid $TEST_UID (UFS_CHILD=1, mounting
-# through fusermount3), whose `FN rootless` TAP lines are renumbered into
-# ours.  Ends the test.
+# ufs_root_and_rootless FN [MODE...]: the whole test, both halves.  As root
+# it runs `FN MODE` for each root MODE (default: root), then this script
+# again as uid $TEST_UID (UFS_CHILD=1, mounting through fusermount3), whose
+# `FN rootless` TAP lines are renumbered into ours.  Ends the test.
 ufs_root_and_rootless() {
+    fn=$1
+    shift
     if [ -n "${UFS_CHILD:-}" ]; then
-        "$1" rootless
+        "$fn" rootless
         done_testing
         exit $?
     fi
     is_root || skip_all "needs root (the rootless half runs as uid $TEST_UID)"
-    "$1" root
+    [ $# -gt 0 ] || set -- root
+    for mode; do
+        "$fn" "$mode"
+    done
     if command -v fusermount3 >/dev/null; then
         as_user env UFS_CHILD=1 sh "$0" >"$T/rootless.tap" 2>&1
         ok $? "rootless half (uid $TEST_UID) passes"

@@ -130,26 +130,5 @@ killpriv() {
     wait $pid 2>/dev/null
 }
 
-if [ -n "${UFS_CHILD:-}" ]; then
-    killpriv rootless
-    done_testing
-    exit $?
-fi
-is_root || skip_all "needs root (the rootless half runs as uid $TEST_UID)"
-killpriv root
-killpriv nopt
-if command -v fusermount3 >/dev/null; then
-    as_user env UFS_CHILD=1 sh "$0" >"$T/rootless.tap" 2>&1
-    ok $? "rootless half (uid $TEST_UID) passes"
-    while IFS= read -r line; do
-        case $line in
-        "ok "*"# skip"*) skip "${line#*# skip }" ;;
-        "ok "*) pass "${line#ok * - }" ;;
-        "not ok "*) fail "${line#not ok * - }" ;;
-        "#"*) echo "$line" ;;
-        esac
-    done <"$T/rootless.tap"
-else
-    skip "no fusermount3: rootless half not run"
-fi
-done_testing
+# as root with passthrough, as root without it, and rootless
+ufs_root_and_rootless killpriv root nopt
