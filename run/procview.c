@@ -572,28 +572,59 @@ int run_procview_wait_fd(struct run_procview *pv, int fd)
     }
 }
 
-int run_procview_sysinfo_filter(struct error *err)
+/* sysinfo's trap: native-arch sysinfo is sent to the listener, anything
+ * else jumps to what follows (ALLOW alone, or the container's filter). */
+#define SYSINFO_TRAP(a)                                                                   \
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),                \
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (a), 0, 3),                                  \
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),              \
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sysinfo, 0, 1),                             \
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF)
+enum { TRAP_LEN = 5 };
+
+static int load_listener(struct sock_filter *insns, size_t n, struct error *err)
 {
-    /* Seven instructions written out: libseccomp would probe the kernel
-     * with eight seccomp(2) calls and compile a program, all on the
-     * container's start path.  Another architecture's syscalls (x32 has
-     * its own bit in nr) run untouched. */
-    uint32_t arch = seccomp_arch_native();
-    struct sock_filter insns[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sysinfo, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {.len = ARRAY_SIZE(insns), .filter = insns};
+    struct sock_fprog prog = {.len = (unsigned short)n, .filter = insns};
     int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                           SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
     if (fd < 0)
         return error_errno(err, "load the sysinfo seccomp filter");
     return fd;
+}
+
+int run_procview_sysinfo_filter(struct error *err)
+{
+    /* Written out: libseccomp would probe the kernel with eight seccomp(2)
+     * calls and compile a program, all on the container's start path.
+     * Another architecture's syscalls (x32 has its own bit in nr) run
+     * untouched. */
+    uint32_t arch = seccomp_arch_native();
+    struct sock_filter insns[] = {
+        SYSINFO_TRAP(arch),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    return load_listener(insns, ARRAY_SIZE(insns), err);
+}
+
+bool run_procview_sysinfo_can_front(const struct sock_filter *prog, size_t n)
+{
+    /* the trap leaves nr in the accumulator: prog must load before it
+     * reads it (libseccomp's programs start by loading the arch) */
+    return prog && n > 0 && n + TRAP_LEN <= BPF_MAXINSNS &&
+           prog[0].code == (BPF_LD | BPF_W | BPF_ABS);
+}
+
+int run_procview_sysinfo_filter_front(const struct sock_filter *prog, size_t n,
+                                      struct error *err)
+{
+    if (!run_procview_sysinfo_can_front(prog, n))
+        return error_set(err, EINVAL, "the seccomp filter cannot take the sysinfo trap");
+    uint32_t arch = seccomp_arch_native();
+    struct sock_filter trap[] = {SYSINFO_TRAP(arch)};
+    cleanup_free struct sock_filter *all = xcalloc(n + TRAP_LEN, sizeof *all);
+    memcpy(all, trap, sizeof trap);
+    memcpy(all + TRAP_LEN, prog, n * sizeof *prog);
+    return load_listener(all, n + TRAP_LEN, err);
 }
 
 int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *err)

@@ -88,6 +88,16 @@ int run_procview_bind(const char *dir, const char *rootfs, struct error *err);
  * and task count; every other syscall is untouched.  If the view goes away
  * first, sysinfo fails with ENOSYS in the container. */
 int run_procview_sysinfo_filter(struct error *err);
+/* The same trap put in front of the container's own filter prog (n
+ * instructions), loaded as one program with one listener: one filter for
+ * every syscall to run through rather than two.  prog itself (what `exec`
+ * loads later) stays without it.  can_front says whether prog can take it
+ * (it must load before it reads: libseccomp's programs do); if not, load
+ * prog and stack run_procview_sysinfo_filter on it. */
+struct sock_filter;
+bool run_procview_sysinfo_can_front(const struct sock_filter *prog, size_t n);
+int run_procview_sysinfo_filter_front(const struct sock_filter *prog, size_t n,
+                                      struct error *err);
 int run_procview_serve_sysinfo(struct run_procview *pv, int fd, struct error *err);
 
 #endif

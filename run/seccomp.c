@@ -13,9 +13,10 @@
  * also keeps it in the container's directory (a hard link to the cache
  * entry: no block to free when the container goes), so `exec` loads the
  * very filter the container got, without libseccomp.  Each file starts
- * with a line giving the BPF's size and SHA-256, checked on every read.  Stacked with the /proc
- * view's sysinfo notify filter, the kernel takes the stricter answer:
- * sysinfo is allowed here, so the notification still wins. */
+ * with a line giving the BPF's size and SHA-256, checked on every read.  With the /proc view,
+ * the container gets this filter with the view's sysinfo trap in front
+ * (one program, run/procview.c); the kept copy has no trap, so sysinfo is
+ * allowed here and exec'd processes get the host's answer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>

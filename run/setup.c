@@ -3,6 +3,7 @@
  * failed, and G exits; the caller prints it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -228,13 +229,21 @@ void run_child_main(struct run_child_ctx *c)
         .seccomp_unconfined = s->seccomp_unconfined,
         .seccomp = c->seccomp,
     };
+    /* the /proc view's sysinfo trap goes in front of the container's
+     * filter, loaded below as one program in place of the two stacked */
+    size_t nf = c->seccomp ? c->seccomp->len / sizeof(struct sock_filter) : 0;
+    bool front = c->procview_dir && !s->seccomp_unconfined && c->seccomp &&
+                 run_procview_sysinfo_can_front(c->seccomp->insns, nf);
+    if (front)
+        p.seccomp_unconfined = true;
     char **envp = NULL;
     if (run_proc_prepare(&p, &envp, &e) < 0)
         child_fail(c, &e, 125);
     if (c->procview_dir) {
         /* sysinfo(2) (busybox free, uptime) answered by the /proc view;
          * after run_proc_prepare, which set no_new_privs */
-        int sfd = run_procview_sysinfo_filter(&e);
+        int sfd = front ? run_procview_sysinfo_filter_front(c->seccomp->insns, nf, &e)
+                        : run_procview_sysinfo_filter(&e);
         if (sfd < 0 || run_msg_send(c->sock, RUN_MSG_SYSINFO, 0, sfd) < 0) {
             if (sfd >= 0)
                 error_errno(&e, "send the sysinfo filter to the caller");
