@@ -57,7 +57,7 @@ struct run_child_ctx {
     sigset_t old_mask;     /* the caller's mask, restored before exec */
     unsigned long long ignored; /* the caller's ignored signals, reset before exec */
     bool rootless;
-    const char *procview_dir; /* the /proc view's mount, or NULL */
+    bool procview;         /* the caller sends the /proc view's mount after GO */
     const struct run_seccomp *seccomp; /* compiled by the caller, or NULL */
 };
 __attribute__((noreturn)) void run_child_main(struct run_child_ctx *c);

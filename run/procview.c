@@ -767,12 +767,28 @@ void run_procview_set_cgroup(struct run_procview *pv, struct run_cgroup *cg)
 
 int run_procview_bind(const char *dir, const char *rootfs, struct error *err)
 {
-    for (int i = 0; run_procview_targets[i].name; i++) {
-        cleanup_free char *src = xasprintf("%s/%s", dir, run_procview_targets[i].name);
+    /* the sources named from inside the view, entered once: each
+     * `/proc/self/fd/N/x` walked anew costs procfs lookups (self, the
+     * fd's entry and its link) per file.  The targets must not depend on
+     * the working directory meanwhile. */
+    cleanup_close int here = -1;
+    if (rootfs[0] == '/') {
+        here = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (here >= 0 && chdir(dir) < 0) {
+            close(here);
+            here = -1;
+        }
+    }
+    int r = 0;
+    for (int i = 0; run_procview_targets[i].name && r == 0; i++) {
+        const char *name = run_procview_targets[i].name;
+        cleanup_free char *src = here >= 0 ? NULL : xasprintf("%s/%s", dir, name);
         cleanup_free char *dst = xasprintf("%s%s", rootfs, run_procview_targets[i].target);
         /* one syscall a file: a target the root lacks fails with ENOENT */
-        if (mount(src, dst, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
-            return error_errno(err, "bind-mount proc view `%s` on `%s`", src, dst);
+        if (mount(src ? src : name, dst, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
+            r = error_errno(err, "bind-mount proc view `%s/%s` on `%s`", dir, name, dst);
     }
-    return 0;
+    if (here >= 0 && fchdir(here) < 0 && r == 0)
+        r = error_errno(err, "proc view: return to the working directory");
+    return r;
 }

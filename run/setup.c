@@ -154,10 +154,6 @@ void run_child_main(struct run_child_ctx *c)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0);
 
-    /* the /proc view's lookups before the root is there; with a union
-     * root, the helper does them once it is (G has work then) */
-    if (c->procview_dir && !s->lowers)
-        run_procview_prime(c->procview_dir);
     /* the union mount is up in the helper's mount namespace: copy it
      * (EOF: the helper failed and tells the caller why) */
     char b;
@@ -204,8 +200,20 @@ void run_child_main(struct run_child_ctx *c)
         error_errno(&e, "unshare the cgroup namespace");
         child_fail(c, &e, 125);
     }
-    if (run_mount_root_end(s, c->root, rootfd, c->procview_dir, &e) < 0)
+    /* the /proc view's mount (primed: the binds send nothing), which the
+     * helper made while we came this far */
+    char pv_dir[32];
+    int pv_fd = -1;
+    if (c->procview) {
+        r = run_msg_recv(c->sock, &m, &pv_fd);
+        if (r <= 0 || m.type != RUN_MSG_PROCVIEW || pv_fd < 0)
+            _exit(125);
+        snprintf(pv_dir, sizeof pv_dir, "/proc/self/fd/%d", pv_fd);
+    }
+    if (run_mount_root_end(s, c->root, rootfd, c->procview ? pv_dir : NULL, &e) < 0)
         child_fail(c, &e, 125);
+    if (pv_fd >= 0)
+        close(pv_fd);
     close(rootfd);
     if (!s->interactive && !s->tty) {
         int n = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -232,14 +240,14 @@ void run_child_main(struct run_child_ctx *c)
     /* the /proc view's sysinfo trap goes in front of the container's
      * filter, loaded below as one program in place of the two stacked */
     size_t nf = c->seccomp ? c->seccomp->len / sizeof(struct sock_filter) : 0;
-    bool front = c->procview_dir && !s->seccomp_unconfined && c->seccomp &&
+    bool front = c->procview && !s->seccomp_unconfined && c->seccomp &&
                  run_procview_sysinfo_can_front(c->seccomp->insns, nf);
     if (front)
         p.seccomp_unconfined = true;
     char **envp = NULL;
     if (run_proc_prepare(&p, &envp, &e) < 0)
         child_fail(c, &e, 125);
-    if (c->procview_dir) {
+    if (c->procview) {
         /* sysinfo(2) (busybox free, uptime) answered by the /proc view;
          * after run_proc_prepare, which set no_new_privs */
         int sfd = front ? run_procview_sysinfo_filter_front(c->seccomp->insns, nf, &e)

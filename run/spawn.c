@@ -195,6 +195,33 @@ static void close_all_but(int a, int b, int c)
     syscall(SYS_close_range, from, ~0U, 0U);
 }
 
+/* The /proc view's mount, made here where we are root (rootless too),
+ * detached, once G is cloned and on its way: its ~0.4 ms (the superblock's
+ * bdi, the fusectl entries) overlap with G's first steps.  P gets the
+ * connection (it serves it; the INIT is answered at once), then this
+ * process's READDIRPLUS enters every file, and only then the mount, which
+ * P holds to the end (the view's superblock outlives G, whose exit then
+ * tears nothing of it down) and passes to G for its binds: they find
+ * every entry made and send nothing. */
+static void start_view(struct helper_ctx *h)
+{
+    struct error e = {0};
+    int dev, mnt;
+    if (!h->procview)
+        return;
+    if (run_procview_mount(&dev, &mnt, &e) < 0)
+        helper_fail(h, &e);
+    if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0)
+        _exit(125);
+    close(dev);
+    char dir[32];
+    snprintf(dir, sizeof dir, "/proc/self/fd/%d", mnt);
+    run_procview_prime(dir);
+    if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 1, mnt) < 0)
+        _exit(125);
+    close(mnt);
+}
+
 static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
 {
     struct error e = {0};
@@ -230,18 +257,6 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         error_errno(&e, "make mounts private");
         helper_fail(h, &e);
     }
-    /* the /proc view's mount is made here, where we are root (rootless
-     * too), detached; G inherits it, P serves it: P forks no thread */
-    char pv_dir[32];
-    const char *procview_dir = NULL;
-    int mnt = -1, dev = -1;
-    if (h->procview) {
-        if (run_procview_mount(&dev, &mnt, &e) < 0)
-            helper_fail(h, &e);
-        snprintf(pv_dir, sizeof pv_dir, "/proc/self/fd/%d", mnt);
-        procview_dir = pv_dir;
-    }
-
     if (pipe2(h->root_pipe, O_CLOEXEC) < 0) {
         error_errno(&e, "pipe");
         helper_fail(h, &e);
@@ -259,8 +274,6 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
     if (g == 0) {
         close(h->sock_c);
         close(h->root_pipe[1]);
-        if (dev >= 0)
-            close(dev); /* P's to serve */
         struct run_child_ctx c = {
             .root_fd = h->root_pipe[0],
             .spec = h->spec,
@@ -271,7 +284,7 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
             .old_mask = h->old_mask,
             .ignored = h->ignored,
             .rootless = h->rootless,
-            .procview_dir = procview_dir,
+            .procview = h->procview,
             .seccomp = h->seccomp,
         };
         run_child_main(&c);
@@ -285,22 +298,8 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
      * binds; its requests wait in the kernel until then */
     if (run_msg_send(h->sock_c, RUN_MSG_PID, g, -1) < 0)
         _exit(125);
-    if (dev >= 0) {
-        /* the connection, then the mount (value 1), which P holds to
-         * the end: the view's superblock outlives G, whose exec and exit
-         * then tear nothing of it down (each teardown waits for an
-         * expedited RCU grace period, the superblock's for two) */
-        if (run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 0, dev) < 0 ||
-            run_msg_send(h->sock_c, RUN_MSG_PROCVIEW, 1, mnt) < 0)
-            _exit(125);
-        close(dev);
-    }
-    /* the view's mount stays for the prime below (a union root) */
-    if (mnt >= 0 && !h->spec->lowers) {
-        close(mnt);
-        mnt = -1;
-    }
-    close_all_but(h->sock_c, root_w, mnt);
+    close_all_but(h->sock_c, root_w, -1);
+
 
     if (h->spec->lowers) {
         /* The union mount lives in this mount namespace (G's copy is made
@@ -336,14 +335,9 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
         if (write(root_w, "R", 1) != 1)
             _exit(125);
         close(root_w);
+        start_view(h);
         if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
             _exit(125);
-        /* the /proc view's lookups, here (idle from now on) while G
-         * builds its root: G's binds find every entry made */
-        if (mnt >= 0) {
-            run_procview_prime(pv_dir);
-            close(mnt);
-        }
         char b;
         while (read(h->sock_c, &b, 1) > 0 || errno == EINTR)
             ;
@@ -352,6 +346,8 @@ static __attribute__((noreturn)) void helper_main(struct helper_ctx *h)
     }
     if (write(root_w, "R", 1) != 1)
         _exit(125);
+    close(root_w);
+    start_view(h);
     if (run_msg_send(h->sock_c, RUN_MSG_READY, 0, -1) < 0)
         _exit(125);
     _exit(0);
@@ -732,6 +728,11 @@ int run_container_ex(const struct run_spec *spec, struct run_result *res, struct
         case RUN_MSG_PROCVIEW:
             if (m.value == 1 && fd >= 0 && pv_mnt < 0) {
                 pv_mnt = fd;
+                /* G's binds wait for it (after GO on the same socket) */
+                if (run_msg_send(sg[0], RUN_MSG_PROCVIEW, 0, pv_mnt) < 0) {
+                    error_errno(err, "talk to the container process");
+                    goto fail;
+                }
                 break;
             }
             /* after PID (GO is not held back by its setup), before
