@@ -152,6 +152,17 @@ static char *slurp(const char *dir, const char *name)
     return buf;
 }
 
+/* How many processors the view's cpuinfo in dir lists. */
+static int processors_in(const char *dir)
+{
+    char *ci = slurp(dir, "cpuinfo");
+    int procs = 0;
+    for (const char *p = ci; (p = strstr(p, "processor")); p++)
+        procs++;
+    free(ci);
+    return procs;
+}
+
 static int send_fd(int sock, int fd)
 {
     char c = 'f';
@@ -353,12 +364,7 @@ static void test_mounted(void)
     free(mi);
     char *online = slurp(vd, "online");
     tap_ok(!strcmp(online, "0\n") || !strcmp(online, "1\n"), "one cpu online");
-    char *ci = slurp(vd, "cpuinfo");
-    int procs = 0;
-    for (const char *p = ci; (p = strstr(p, "processor")); p++)
-        procs++;
-    tap_is_int(procs, 1, "cpuinfo lists one processor");
-    free(ci);
+    tap_is_int(processors_in(vd), 1, "cpuinfo lists one processor");
     char *st = slurp(vd, "stat");
     int on = atoi(online);
     char want[16], other[16];
@@ -636,12 +642,7 @@ static void test_canned_v2(void)
     snprintf(want, sizeof want, "%d\n", cpu);
     tap_is_str(on, want, "canned v2 view: online = cpuset.cpus.effective");
     free(on);
-    char *ci = slurp(vd, "cpuinfo");
-    int procs = 0;
-    for (const char *p = ci; (p = strstr(p, "processor")); p++)
-        procs++;
-    tap_is_int(procs, 1, "canned v2 view: cpuinfo lists that one processor");
-    free(ci);
+    tap_is_int(processors_in(vd), 1, "canned v2 view: cpuinfo lists that one processor");
     char *st = slurp(vd, "stat");
     /* cpu.stat: 4 ms user, 3 ms system: under one USER_HZ tick each */
     tap_ok(!strncmp(st, "cpu  0 0 0 ", 11), "canned v2 view: stat's times from cpu.stat");
