@@ -70,6 +70,13 @@ struct ufs_node {
     nlink_t lower_nlink;
     struct ufs_dirlist *list; /* dirs: merged listing, made by the first readdir */
     struct ufs_pt_node pt;    /* regular files: kernel io mode (passthrough.c) */
+    /* security.capability is known absent while layer is nocap_layer (-1:
+     * not known): the kernel asks before a file's first write and at each
+     * chown.  Learnt from a create or an ENODATA; every xattr change
+     * through us bumps xgen and forgets it, a copy-up changes layer.  As
+     * for overlayfs, nobody changes the upper behind the mount. */
+    int nocap_layer;
+    unsigned xgen;
 };
 
 struct ufs_idmap_entry;
@@ -168,6 +175,7 @@ struct ufs_entry {
     dev_t odev;               /* identity of the lower original */
     ino_t oino;
     char *redirect;           /* dirs: upper redirect xattr */
+    bool created;             /* made by this request: no security.capability */
 };
 void ufs_entry_release(struct ufs *fs, struct ufs_entry *e);
 /* Resolves name in dir node d.  Returns 0 (e->layer -1 if absent) or errno. */

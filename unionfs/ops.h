@@ -15,9 +15,6 @@ int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
 /* Replies with the entry of a name just created in p's upper dir pup. */
 int ufs_new_entry_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,
                         const char *name);
-/* The node of a name just created (one kernel reference), or errno. */
-int ufs_new_node(struct ufs *fs, struct ufs_node *p, int pup, const char *name,
-                 struct ufs_node **out);
 int ufs_node_fd(struct ufs *fs, struct ufs_node *n, bool *is_dir);
 /* Gives a just-created object the requesting process's ids (and, in
  * override mode, records ids/mode the real file cannot carry). */
@@ -26,8 +23,9 @@ int ufs_new_owner(fuse_req_t req, struct ufs *fs, int dirfd, const char *name, m
 
 /* Killpriv (ufs_pt_req_kill): drops suid, and sgid when group-exec, from
  * regular file n (in the upper) as the kernel does on a write, truncate or
- * chown by a caller without CAP_FSETID.  errno; *changed when it did. */
-int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed);
+ * chown by a caller without CAP_FSETID.  errno; *changed when it did;
+ * else st (if not NULL) gets the node's stat, which it took. */
+int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed, struct stat *st);
 /* Same, from a request whose reply carries no attributes: the kernel's
  * cached mode is invalidated when it changed. */
 void ufs_kill_suidgid_notify(struct ufs *fs, struct ufs_node *n);

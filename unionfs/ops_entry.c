@@ -66,17 +66,6 @@ int ufs_lookup_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
     return 0;
 }
 
-int ufs_new_node(struct ufs *fs, struct ufs_node *p, int pup, const char *name,
-                 struct ufs_node **out)
-{
-    struct ufs_entry ent;
-    int r = ufs_resolve_new(fs, pup, name, &ent);
-    if (!r)
-        ufs_entry_to_node(fs, p, name, &ent, out);
-    ufs_entry_release(fs, &ent);
-    return r;
-}
-
 int ufs_new_entry_reply(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,
                         const char *name)
 {
@@ -179,15 +168,16 @@ static int set_times(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_fil
     return ufs_utimens_fd(fd, ts) < 0 ? errno : 0;
 }
 
-int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed)
+int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed, struct stat *out)
 {
     *changed = false;
+    struct stat sbuf, *stp = out ? out : &sbuf;
     if (!S_ISREG(n->type))
-        return 0;
-    struct stat st;
-    int r = ufs_node_stat(fs, n, &st);
+        return out ? ufs_node_stat(fs, n, out) : 0;
+    int r = ufs_node_stat(fs, n, stp);
     if (r)
         return r;
+    struct stat st = *stp;
     /* sgid without group exec marks mandatory locking: it stays */
     mode_t drop = S_ISUID | ((st.st_mode & S_IXGRP) ? S_ISGID : 0);
     if (!(st.st_mode & drop))
@@ -212,7 +202,7 @@ int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed)
 void ufs_kill_suidgid_notify(struct ufs *fs, struct ufs_node *n)
 {
     bool changed;
-    if (ufs_kill_suidgid(fs, n, &changed) == 0 && changed && fs->se)
+    if (ufs_kill_suidgid(fs, n, &changed, NULL) == 0 && changed && fs->se)
         /* attributes only (off -1): no lock taken, safe from a request */
         fuse_lowlevel_notify_inval_inode(fs->se, (fuse_ino_t)n->nodeid, -1, 0);
 }
@@ -237,9 +227,11 @@ static bool setattr_kills(fuse_req_t req, struct ufs *fs, int to_set)
     return !(to_set & sets) && fuse_req_ctx(req)->uid != 0;
 }
 
+/* *have: st holds the node's stat after the change (the reply's). */
 static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, int to_set,
-                      struct fuse_file_info *fi, bool kill)
+                      struct fuse_file_info *fi, bool kill, struct stat *st, bool *have)
 {
+    *have = false;
     if (!fs->has_upper)
         return EROFS;
     struct ufs_node *n = *np;
@@ -320,16 +312,19 @@ static int do_setattr(struct ufs *fs, struct ufs_node **np, struct stat *attr, i
         if (fi ? ftruncate((int)fi->fh, attr->st_size) < 0 : truncate(path, attr->st_size) < 0)
             return errno;
     }
-    if (kill) {
-        /* the kernel left the mode alone; the reply carries the new one */
-        bool changed;
-        if ((r = ufs_kill_suidgid(fs, n, &changed)))
-            return r;
-    }
     if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
         r = set_times(fs, n, fd, fi, attr, to_set);
         if (r)
             return r;
+    }
+    if (kill) {
+        /* the kernel left the mode alone; the reply carries the new one.
+         * Last, so the stat it takes is the reply's when it changed
+         * nothing. */
+        bool changed;
+        if ((r = ufs_kill_suidgid(fs, n, &changed, st)))
+            return r;
+        *have = !changed;
     }
     return 0;
 }
@@ -339,10 +334,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 {
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
-    int r = n ? do_setattr(fs, &n, attr, to_set, fi, setattr_kills(req, fs, to_set))
-              : ENOENT;
     struct stat st;
-    if (!r)
+    bool have = false;
+    int r = n ? do_setattr(fs, &n, attr, to_set, fi, setattr_kills(req, fs, to_set), &st, &have)
+              : ENOENT;
+    if (!r && !have)
         r = ufs_node_stat(fs, n, &st);
     if (r)
         fuse_reply_err(req, r);
@@ -398,10 +394,52 @@ static int xattr_path(struct ufs *fs, struct ufs_node *n, char *path, size_t siz
     return 0;
 }
 
+/* The kernel asks for security.capability before a file's first write
+ * and at every chown (killpriv), mostly of files that have none: the
+ * node remembers an absence (struct ufs_node, nocap_layer). */
+#define XATTR_CAP "security.capability"
+
+static bool nocap_known(struct ufs_node *n, unsigned *gen, int *layer)
+{
+    pthread_mutex_lock(&n->lock);
+    bool known = n->nocap_layer >= 0 && n->nocap_layer == n->layer;
+    *gen = n->xgen;
+    *layer = n->layer;
+    pthread_mutex_unlock(&n->lock);
+    return known;
+}
+
+/* An ENODATA read from the object of layer at xgen gen: kept unless an
+ * xattr change or a copy-up came in between. */
+static void nocap_learn(struct ufs_node *n, unsigned gen, int layer)
+{
+    pthread_mutex_lock(&n->lock);
+    if (n->xgen == gen && n->layer == layer)
+        n->nocap_layer = layer;
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* Before and after every xattr change through us: a getxattr that read
+ * the old state in between learns nothing. */
+static void xattr_changing(struct ufs_node *n)
+{
+    pthread_mutex_lock(&n->lock);
+    n->xgen++;
+    n->nocap_layer = -1;
+    pthread_mutex_unlock(&n->lock);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
     struct ufs *fs = fuse_req_userdata(req);
     struct ufs_node *n = ufs_node_of(fs, ino);
+    unsigned gen = 0;
+    int layer = -1;
+    bool cap = n && strcmp(name, XATTR_CAP) == 0;
+    if (cap && nocap_known(n, &gen, &layer)) {
+        fuse_reply_err(req, ENODATA);
+        return;
+    }
     char path[64];
     int r = n ? xattr_path(fs, n, path, sizeof path) : ENOENT;
     if (r == ENOTSUP)
@@ -412,18 +450,14 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
         fuse_reply_err(req, r);
         return;
     }
-    if (size == 0) {
-        ssize_t len = getxattr(path, name, NULL, 0);
-        if (len < 0)
-            fuse_reply_err(req, errno);
-        else
-            fuse_reply_xattr(req, (size_t)len);
-        return;
-    }
-    cleanup_free char *buf = xmalloc(size);
+    cleanup_free char *buf = size ? xmalloc(size) : NULL;
     ssize_t len = getxattr(path, name, buf, size);
+    if (len < 0 && errno == ENODATA && cap)
+        nocap_learn(n, gen, layer);
     if (len < 0)
         fuse_reply_err(req, errno);
+    else if (size == 0)
+        fuse_reply_xattr(req, (size_t)len);
     else
         fuse_reply_buf(req, buf, (size_t)len);
 }
@@ -487,8 +521,12 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
         r = ufs_copy_up(fs, n, true);
     if (!r)
         r = xattr_path(fs, n, path, sizeof path);
-    if (!r && setxattr(path, name, value, size, flags) < 0)
-        r = errno;
+    if (!r) {
+        xattr_changing(n);
+        if (setxattr(path, name, value, size, flags) < 0)
+            r = errno;
+        xattr_changing(n);
+    }
     fuse_reply_err(req, r);
 }
 
@@ -509,8 +547,12 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
         r = ufs_copy_up(fs, n, true);
     if (!r)
         r = xattr_path(fs, n, path, sizeof path);
-    if (!r && removexattr(path, name) < 0)
-        r = errno;
+    if (!r) {
+        xattr_changing(n);
+        if (removexattr(path, name) < 0)
+            r = errno;
+        xattr_changing(n);
+    }
     fuse_reply_err(req, r);
 }
 

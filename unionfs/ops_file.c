@@ -82,7 +82,7 @@ static int do_open(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi
     fi->fh = (uint64_t)fd;
     /* lower files never change: keep their pages across opens */
     fi->keep_cache = lower;
-    int r = S_ISREG(n->type) ? ufs_pt_open(fs, n, fd, fi) : 0;
+    int r = S_ISREG(n->type) ? ufs_pt_open(fs, n, fd, fi, NULL, !lower) : 0;
     if (r)
         close(fd);
     if (r == ESTALE) {
@@ -111,6 +111,37 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     }
 }
 
+/* Whether directory p exists in the upper and nothing merges below it:
+ * then the upper alone says whether a name exists there and no whiteout
+ * can hide a lower one, so O_EXCL is the whole check (the kernel sends
+ * CREATE for a name its lookup found absent, holding the parent's lock). */
+static bool upper_only(struct ufs *fs, struct ufs_node *p)
+{
+    pthread_mutex_lock(&p->lock);
+    bool only = p->dfd && p->layer == 0;
+    for (int i = 1; only && i < fs->n_layers; i++)
+        only = p->dfd[i] < 0;
+    pthread_mutex_unlock(&p->lock);
+    return only;
+}
+
+/* The node of the file this request created as fd in upper dir pup; *st
+ * gets its stat (after ufs_new_owner: the reply's). */
+static int created_node(struct ufs *fs, struct ufs_node *p, int pup, const char *name, int fd,
+                        struct stat *st, struct ufs_node **out)
+{
+    struct ufs_entry e = {.layer = 0, .upper = true, .created = true};
+    if (fstat(fd, &e.st) < 0)
+        return errno;
+    e.fd = openat(pup, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (e.fd < 0)
+        return errno;
+    *st = e.st;
+    ufs_entry_to_node(fs, p, name, &e, out);
+    ufs_entry_release(fs, &e);
+    return 0;
+}
+
 static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name,
                      mode_t mode, struct fuse_file_info *fi)
 {
@@ -118,49 +149,68 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
         return EROFS;
     if (ufs_name_reserved(name))
         return EINVAL;
-    struct ufs_entry ent;
-    int r = ufs_resolve(fs, p, name, &ent);
-    bool exists = ent.layer >= 0, had_wh = ent.upper_whiteout;
+    int flags = open_flags(fs, fi->flags) | O_CREAT | O_EXCL;
+    int fd = -1, pup = -1, r = 0;
+    bool had_wh = false;
     struct ufs_node *n = NULL;
-    if (!r && exists) {
-        /* lost a race with another creator: open what is there */
-        if (fi->flags & O_EXCL)
-            r = EEXIST;
-        else
-            ufs_entry_to_node(fs, p, name, &ent, &n);
-    }
-    ufs_entry_release(fs, &ent);
-    if (r)
-        return r;
-    if (!n) {
-        int pup = ufs_upper_dir(fs, p);
+    if (upper_only(fs, p)) {
+        pup = ufs_upper_dir(fs, p);
         if (pup < 0)
             return -pup;
-        int fd = openat(pup, name, open_flags(fs, fi->flags) | O_CREAT | O_EXCL,
-                        mode & 07777);
-        if (fd < 0)
+        fd = openat(pup, name, flags, mode & 07777);
+        if (fd < 0 && errno != EEXIST)
             return errno;
+    }
+    if (fd < 0) {
+        /* merged, or the name is there: what the view shows decides */
+        struct ufs_entry ent;
+        r = ufs_resolve(fs, p, name, &ent);
+        bool exists = ent.layer >= 0;
+        had_wh = ent.upper_whiteout;
+        if (!r && exists) {
+            /* lost a race with another creator: open what is there */
+            if (fi->flags & O_EXCL)
+                r = EEXIST;
+            else
+                ufs_entry_to_node(fs, p, name, &ent, &n);
+        }
+        ufs_entry_release(fs, &ent);
+        if (r)
+            return r;
+        if (!n) {
+            pup = ufs_upper_dir(fs, p);
+            if (pup < 0)
+                return -pup;
+            fd = openat(pup, name, flags, mode & 07777);
+            if (fd < 0)
+                return errno;
+        }
+    }
+    struct fuse_entry_param e;
+    if (!n) {
+        struct stat st;
         r = ufs_new_owner(req, fs, pup, name, S_IFREG | (mode & 07777), 0);
         if (!r && had_wh)
             ufs_unlink_whiteout(pup, name);
         if (!r)
-            r = ufs_new_node(fs, p, pup, name, &n);
+            r = created_node(fs, p, pup, name, fd, &st, &n);
         if (r) {
             close(fd);
             return r;
         }
         fi->fh = (uint64_t)fd;
-        if ((r = ufs_pt_open(fs, n, fd, fi))) {
+        if ((r = ufs_pt_open(fs, n, fd, fi, &st, true))) {
             close(fd);
             ufs_node_forget(fs, n, 1);
             return r;
         }
+        ufs_fill_entry_st(fs, n, &st, &e);
     } else if ((r = do_open(fs, n, fi, false, trunc_kills(req, fs, fi)))) {
         ufs_node_forget(fs, n, 1);
         return r;
+    } else {
+        r = ufs_fill_entry(fs, n, &e);
     }
-    struct fuse_entry_param e;
-    r = ufs_fill_entry(fs, n, &e);
     if (!r && fuse_reply_create(req, &e, fi) != -ENOENT) {
         ufs_pt_reply_done();
         return 0;

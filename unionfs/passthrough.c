@@ -275,6 +275,8 @@ static bool backing_stays_behind(struct ufs_node *n)
         return false;
     if (n->layer > 0)
         return true;
+    if (n->pt.top)
+        return false; /* registered from the upper object itself */
     struct stat st;
     return fstat(n->fd, &st) == 0 && !same_backing(&n->pt, &st);
 }
@@ -406,6 +408,7 @@ bool ufs_pt_open_shared(struct ufs *fs, struct ufs_node *n, struct fuse_file_inf
         p->id = id;
         p->fd = fd;
         p->layer = n->layer;
+        p->top = n->layer == 0; /* ufs_node_open under n->lock: n's object */
         p->refused = false;
         p->dev = 0;
         p->ino = 0; /* unknown until same_backing asks */
@@ -420,13 +423,16 @@ out:
     return ok;
 }
 
-int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi)
+int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi,
+                const struct stat *known, bool top)
 {
     reply_note.armed = false;
     if (!atomic_load(&fs->pt.on))
         return 0;
     struct stat st;
-    if (fstat(fd, &st) < 0)
+    if (known)
+        st = *known;
+    else if (fstat(fd, &st) < 0)
         return errno;
     bool writer = wants_write(fi->flags);
     struct ufs_pt_node *p = &n->pt;
@@ -472,6 +478,7 @@ int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_inf
              * (ETXTBSY) after its last close */
             p->id = id;
             p->refs = 1;
+            p->top = top && n->layer == 0;
             p->dev = st.st_dev;
             p->ino = st.st_ino;
         } else {

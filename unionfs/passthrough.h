@@ -42,6 +42,8 @@ struct ufs_pt_node {
     int fd;           /* kept: O_RDONLY fd behind id (-1: id is an open's) */
     int layer;        /* kept: n->layer when registered (n->fd changes with it) */
     bool refused;     /* the kernel would not stack on this file */
+    bool top;         /* id's file is the node's upper object (which a layer-0
+                         node keeps for life): writes may reach it */
 };
 
 /* Per mount (struct ufs), set up by ufs_pt_session and the INIT exchange. */
@@ -61,6 +63,7 @@ struct ufs;
 struct ufs_node;
 struct fuse_conn_info;
 struct fuse_file_info;
+struct stat;
 
 void ufs_pt_fs_init(struct ufs_pt_fs *p);
 void ufs_pt_fs_free(struct ufs_pt_fs *p);
@@ -74,12 +77,15 @@ bool ufs_pt_init(struct ufs *fs, struct fuse_conn_info *conn);
  * backing (registered on first use): fi->fh is the shared fd, tagged, and
  * the reply is armed.  false: not possible, take the usual way. */
 bool ufs_pt_open_shared(struct ufs *fs, struct ufs_node *n, struct fuse_file_info *fi);
-/* Once fd is open for fi->flags on regular file node n: chooses
+/* Once fd is open for fi->flags on regular file node n (st: its stat, or
+ * NULL to take it; top: fd is n's upper object, opened while n was in the
+ * upper): chooses
  * passthrough, shared backing or page cache for this open, tags fi->fh
  * (its low 32 bits stay the fd) and arms this thread's next open reply
  * with the flags and backing id.  0 or an errno; ESTALE: a writer met
  * opens of the lower (the caller splits n, the kernel retries). */
-int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi);
+int ufs_pt_open(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_file_info *fi,
+                const struct stat *st, bool top);
 /* Before a copy-up of regular file n (open for writing, setattr): when
  * passthrough opens hold n's lower as their backing, n's name and st_ino
  * go to a new node *out with a new nodeid and n stays, an orphan, for

@@ -280,6 +280,8 @@ int ufs_entry_to_node(struct ufs *fs, struct ufs_node *parent, const char *name,
     n->parent = parent;
     n->name = xstrdup(name);
     n->index = e->index;
+    if (e->created)
+        n->nocap_layer = e->layer;
     if (S_ISDIR(st->st_mode)) {
         n->dfd = e->dfd;
         e->dfd = NULL;

@@ -223,6 +223,7 @@ struct ufs_node *ufs_node_alloc(int n_layers)
     n->fd = -1;
     n->lfd = -1;
     n->pt.fd = -1;
+    n->nocap_layer = -1;
     (void)n_layers;
     return n;
 }
