@@ -152,6 +152,11 @@ int ufs_node_pfd(struct ufs *fs, struct ufs_node *n);
 int ufs_node_open(struct ufs *fs, struct ufs_node *n, int flags);
 /* readlink(2) of symlink node n (one syscall for a lower one); -1, errno. */
 ssize_t ufs_node_readlink(struct ufs *fs, struct ufs_node *n, char *buf, size_t size);
+/* getxattr(2) of non-symlink n's topmost object without a /proc/self/fd
+ * path where there is a way (a directory's fd, getxattrat(2) by name);
+ * -1 with errno, ENOSYS: none here, go through the path. */
+ssize_t ufs_node_getxattr(struct ufs *fs, struct ufs_node *n, const char *xname, void *buf,
+                          size_t size);
 void ufs_table_free(struct ufs *fs);
 struct ufs_node *ufs_node_alloc(int n_layers);
 /* Fetches the node for a nodeid that the kernel holds a reference to. */

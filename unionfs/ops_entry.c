@@ -440,18 +440,21 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
         fuse_reply_err(req, ENODATA);
         return;
     }
-    char path[64];
-    int r = n ? xattr_path(fs, n, path, sizeof path) : ENOENT;
-    if (r == ENOTSUP)
-        r = ENODATA;
-    if (!r && ufs_xattr_hidden(fs, name))
-        r = ENODATA;
+    int r = !n ? ENOENT : S_ISLNK(n->type) || ufs_xattr_hidden(fs, name) ? ENODATA : 0;
     if (r) {
         fuse_reply_err(req, r);
         return;
     }
     cleanup_free char *buf = size ? xmalloc(size) : NULL;
-    ssize_t len = getxattr(path, name, buf, size);
+    ssize_t len = ufs_node_getxattr(fs, n, name, buf, size);
+    if (len < 0 && errno == ENOSYS) {
+        char path[64];
+        if ((r = xattr_path(fs, n, path, sizeof path))) {
+            fuse_reply_err(req, r);
+            return;
+        }
+        len = getxattr(path, name, buf, size);
+    }
     if (len < 0 && errno == ENODATA && cap)
         nocap_learn(n, gen, layer);
     if (len < 0)

@@ -25,6 +25,7 @@ cap() {
         v=none
     echo "$v"
 }
+xval() { getfattr --absolute-names --only-values -n user.t "$1" 2>/dev/null || echo none; }
 # caps F: what getcap shows ("" when none)
 caps() { getcap "$1" | sed 's/^[^ ]* //'; }
 
@@ -37,7 +38,13 @@ nocap() {
     echo lower >"$L/lf"
     echo gone >"$L/D/wh"
     echo withcap >"$L/lc"
-    if is_root && command -v setcap >/dev/null; then setcap cap_net_raw+ep "$L/lc"; fi
+    mkdir "$L/E" && echo e >"$L/E/x" && setfattr -n user.t -v lx "$L/E/x"
+    echo p >"$U/pre"
+    setfattr -n user.t -v u "$U/pre" || skip_all "no user xattrs in $T"
+    echo withcap >"$U/upc"
+    if is_root && command -v setcap >/dev/null; then
+        setcap cap_net_raw+ep "$L/lc" && setcap cap_net_raw+ep "$U/upc"
+    fi
     opts="lowerdir=$L,upperdir=$U,workdir=$d/w"
     case $mode in
     rootless) opts="$opts,rootless_override" ;;
@@ -60,6 +67,25 @@ b" "$mode: ... and is written"
     ! (echo x >"$M/new/f") 2>/dev/null
     ok $? "$mode: an exclusive create of an existing name fails"
     set +C
+
+    # xattrs of upper objects are read by name in the parent (getxattrat)
+    # or through a directory's fd: a file the mount did not create, after
+    # a rename, after the name its node knew is gone, a directory
+    is "$(xval "$M/pre")" u "$mode: an upper file's xattr"
+    mv "$M/pre" "$M/pre2"
+    is "$(xval "$M/pre2")" u "$mode: ... after a rename"
+    ln "$M/pre2" "$M/pre3" && rm "$M/pre2"
+    is "$(xval "$M/pre3")" u "$mode: ... through a hard link after the first name went"
+    echo other >"$M/pre2"
+    is "$(xval "$M/pre2")" "none" "$mode: a new file at the old name has none"
+    setfattr -n user.t -v dv "$M/new"
+    is "$(xval "$M/new")" dv "$mode: a directory's xattr"
+    # a lower file's by its lookup's place, before and after that moves
+    is "$(xval "$M/E/x")" lx "$mode: a lower file's xattr"
+    mv "$M/E" "$M/F"
+    is "$(xval "$M/F/x")" lx "$mode: ... after its directory was renamed"
+    mv "$M/F/x" "$M/F/y"
+    is "$(xval "$M/F/y")" lx "$mode: ... after it was renamed (copied up)"
 
     # the SETATTR reply: a chown after utimes keeps the times
     touch -m -d @1000000000 "$M/new/f"
@@ -84,6 +110,8 @@ b" "$mode: ... and is written"
     is "$(cap "$M/new/f")" none "$mode: setcap -r: gone"
     setcap cap_sys_time+ep "$M/new/f"
     like "$(caps "$M/new/f")" "cap_sys_time" "$mode: set again after a removal"
+
+    like "$(caps "$M/upc")" "cap_net_raw" "$mode: an upper file with one the mount did not create"
 
     # an absence answered for a lower file, then a copy-up and a set
     is "$(cap "$M/lf")" none "$mode: a lower file without one"
