@@ -11,7 +11,8 @@
  * parent times such stat() calls, with the two processes pinned to two
  * different CPUs, then to one CPU, and the same calls on LOCAL-FILE (any
  * file on a local filesystem) for comparison.  It prints one line, in
- * microseconds per call, the median over TRIALS trials of CALLS calls:
+ * microseconds per call, the mean of the fastest of TRIALS batches of CALLS
+ * calls (a floor: the batches other processes slowed down are not it):
  *
  *     LOCAL SPLIT SAME
  *
@@ -117,18 +118,11 @@ static double now_us(void)
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-/* median over TRIALS of the mean time of CALLS fstatat(dir, name), in µs;
+/* the fastest of TRIALS batches of CALLS fstatat(dir, name): µs per call;
  * -1 if a stat fails */
 static double time_stats(int dir, const char *name, unsigned long *calls)
 {
-    double trial[TRIALS];
+    double best = -1;
     struct stat st;
 
     for (int i = 0; i < WARMUP; i++)
@@ -140,11 +134,13 @@ static double time_stats(int dir, const char *name, unsigned long *calls)
         for (int i = 0; i < CALLS; i++)
             if (fstatat(dir, name, &st, 0) < 0)
                 return -1;
-        trial[t] = (now_us() - start) / CALLS;
+        double us = (now_us() - start) / CALLS;
+
+        if (best < 0 || us < best)
+            best = us;
     }
     *calls += WARMUP + (unsigned long)TRIALS * CALLS;
-    qsort(trial, TRIALS, sizeof(trial[0]), cmp_double);
-    return trial[TRIALS / 2];
+    return best;
 }
 
 static int pin(pid_t pid, int cpu)
