@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -32,7 +33,7 @@ int ufs_tmp_name(struct ufs *fs, char *buf, size_t size)
 
 static int copy_range_rw(int src, int dst, off_t off, off_t end)
 {
-    static const size_t bufsize = 1 << 20;
+    size_t bufsize = (size_t)(end - off) < (1u << 20) ? (size_t)(end - off) : (1u << 20);
     cleanup_free char *buf = xmalloc(bufsize);
     while (off < end) {
         size_t want = (size_t)(end - off) < bufsize ? (size_t)(end - off) : bufsize;
@@ -58,40 +59,77 @@ static int copy_range_rw(int src, int dst, off_t off, off_t end)
     return 0;
 }
 
-static int copy_range(int src, int dst, off_t off, off_t end)
+/* Errors that say a way of copying does not work between these two
+ * filesystems at all (not that this file failed). */
+static bool unsupported(int e)
 {
-    while (off < end) {
+    return e == EXDEV || e == EINVAL || e == ENOSYS || e == EOPNOTSUPP || e == ENOTTY;
+}
+
+/* [off, end) of src to the same offsets of dst: copy_file_range (in the
+ * kernel, reflinks or server-side copies where the filesystems can), else
+ * sendfile (in the kernel too, across filesystems: one syscall for a small
+ * file where pread + pwrite are two), else through a buffer.  What fails
+ * between lower layer l and the upper is not tried again for l. */
+static int copy_range(struct ufs_layer *l, int src, int dst, off_t off, off_t end, off_t *dpos)
+{
+    while (off < end && !atomic_load(&l->no_cfr)) {
         loff_t in = off, out = off;
         ssize_t r = copy_file_range(src, &in, dst, &out, (size_t)(end - off), 0);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)
-                return copy_range_rw(src, dst, off, end);
-            return errno;
+            if (!unsupported(errno))
+                return errno;
+            atomic_store(&l->no_cfr, true);
+            break;
         }
         if (r == 0)
-            break;
+            return 0;
         off += r;
     }
-    return 0;
+    /* sendfile writes at dst's file offset (*dpos: only sendfile moves it) */
+    if (off < end && !atomic_load(&l->no_sendfile) && *dpos != off) {
+        if (lseek(dst, off, SEEK_SET) < 0)
+            return errno;
+        *dpos = off;
+    }
+    while (off < end && !atomic_load(&l->no_sendfile)) {
+        off_t in = off;
+        size_t want = (size_t)(end - off) < (1u << 30) ? (size_t)(end - off) : (1u << 30);
+        ssize_t r = sendfile(dst, src, &in, want);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            if (!unsupported(errno))
+                return errno;
+            atomic_store(&l->no_sendfile, true);
+            break;
+        }
+        if (r == 0)
+            return 0;
+        off += r;
+        *dpos = off;
+    }
+    return off < end ? copy_range_rw(src, dst, off, end) : 0;
 }
 
-/* Reflink when the filesystem can, else copy only the data extents (holes
- * stay holes) in the kernel with copy_file_range. */
-static int copy_data(struct ufs *fs, int src, int dst, const struct stat *st)
+/* Reflink when the filesystems can, else copy only the data extents
+ * (holes stay holes) in the kernel.  src comes from lower layer l. */
+static int copy_data(struct ufs_layer *l, int src, int dst, const struct stat *st)
 {
     off_t size = st->st_size;
     if (size == 0)
         return 0;
-    if (!atomic_load(&fs->no_reflink)) {
+    if (!atomic_load(&l->no_reflink)) {
         if (ioctl(dst, FICLONE, src) == 0)
             return 0;
-        if (errno == EOPNOTSUPP || errno == EXDEV || errno == EINVAL || errno == ENOTTY)
-            atomic_store(&fs->no_reflink, true); /* not on this filesystem: stop asking */
+        if (unsupported(errno))
+            atomic_store(&l->no_reflink, true); /* not between these two: stop asking */
     }
+    off_t dpos = 0; /* dst is new */
     if ((off_t)st->st_blocks * 512 >= size)
-        return copy_range(src, dst, 0, size); /* no holes to keep */
+        return copy_range(l, src, dst, 0, size, &dpos); /* no holes to keep */
     off_t off = 0;
     while (off < size) {
         off_t data = lseek(src, off, SEEK_DATA);
@@ -99,7 +137,7 @@ static int copy_data(struct ufs *fs, int src, int dst, const struct stat *st)
             if (errno == ENXIO)
                 break;
             /* no SEEK_DATA: everything is data */
-            int r = copy_range(src, dst, off, size);
+            int r = copy_range(l, src, dst, off, size, &dpos);
             if (r)
                 return r;
             break;
@@ -107,7 +145,7 @@ static int copy_data(struct ufs *fs, int src, int dst, const struct stat *st)
         off_t hole = lseek(src, data, SEEK_HOLE);
         if (hole < 0)
             hole = size;
-        int r = copy_range(src, dst, data, hole);
+        int r = copy_range(l, src, dst, data, hole, &dpos);
         if (r)
             return r;
         off = hole;
@@ -202,55 +240,115 @@ int ufs_copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
     return 0;
 }
 
-static int copy_dir(struct ufs *fs, struct ufs_node *n, int pup, const char *name)
+/* --- the parent's times ---
+ * The rename that ends a copy-up changes the times of the upper parent.
+ * As kernel overlayfs does, they are put back afterwards: a copy-up is
+ * not a change of the merged parent (chmod of a file does not touch its
+ * directory's mtime), and the kernel's cached attributes of the parent
+ * stay right without an invalidation and the GETATTR that would follow.
+ * A create, unlink or utimes of that directory falling between the stat
+ * and the restore would be undone, so those hold the directory's guard
+ * (ufs_dir_change_begin) around their change and the copy-up holds it
+ * from its stat to its restore.  Entry changes of one directory are
+ * already serialized by the kernel (its i_rwsem), so the guard only ever
+ * waits for a copy-up into the same directory; rename holds tree_lock for
+ * writing, which every copy-up excludes, so it needs none.  The guards
+ * are a small striped table (no lock per node): two directories sharing a
+ * stripe wait for each other's short critical sections at worst. */
+#define DIR_GUARDS 64
+static pthread_mutex_t dir_guards[DIR_GUARDS] = {[0 ... DIR_GUARDS - 1] =
+                                                     PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t *dir_guard(struct ufs_node *d)
+{
+    return &dir_guards[(d->ino * 0x9E3779B97F4A7C15ull) >> 58];
+}
+
+void ufs_dir_change_begin(struct ufs_node *d)
+{
+    pthread_mutex_lock(dir_guard(d));
+}
+
+void ufs_dir_change_end(struct ufs_node *d)
+{
+    pthread_mutex_unlock(dir_guard(d));
+}
+
+/* Renames work/tmp/tmp to name in p's upper dir pup, keeping pup's atime
+ * and mtime.  *changed: the kernel's cached attributes of p may be wrong
+ * now (the times could not be put back, or the directory grew). */
+static int rename_into(struct ufs *fs, struct ufs_node *p, int pup, const char *tmp,
+                       const char *name, bool *changed)
+{
+    struct stat before, after;
+    ufs_dir_change_begin(p);
+    bool known = fstat(pup, &before) == 0;
+    int r = renameat(fs->tmp_fd, tmp, pup, name) < 0 ? errno : 0;
+    if (!r) {
+        struct timespec ts[2] = {before.st_atim, before.st_mtim};
+        *changed = !known || ufs_utimens_fd(pup, ts) < 0 || fstat(pup, &after) < 0 ||
+                   after.st_size != before.st_size || after.st_blocks != before.st_blocks;
+    }
+    ufs_dir_change_end(p);
+    return r;
+}
+
+static int copy_dir(struct ufs *fs, struct ufs_node *n, struct ufs_node *parent, int pup,
+                    bool *pchanged)
 {
     char tmp[64];
     ufs_tmp_name(fs, tmp, sizeof tmp);
+    /* the lower dir fd is O_RDONLY (O_PATH only where reading it was
+     * refused: then its xattrs cannot be read by any fd) */
     int lfd = n->dfd[n->layer];
-    cleanup_close int src = openat(lfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
     if (fstat(lfd, &st) < 0)
         return errno;
     if (mkdirat(fs->tmp_fd, tmp, 0700) < 0)
         return errno;
     cleanup_close int dst = openat(fs->tmp_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int r = dst < 0 ? errno : ufs_copy_meta(fs, src, dst, &st, false, -1, NULL);
-    if (!r && renameat(fs->tmp_fd, tmp, pup, name) < 0)
+    struct stat ust;
+    int r = dst < 0 ? errno : ufs_copy_meta(fs, lfd, dst, &st, false, -1, NULL);
+    if (!r && fstat(dst, &ust) < 0)
         r = errno;
+    if (!r)
+        r = rename_into(fs, parent, pup, tmp, n->name, pchanged);
     if (r) {
         unlinkat(fs->tmp_fd, tmp, AT_REMOVEDIR);
         return r;
     }
-    struct stat ust;
-    fstat(dst, &ust);
     ufs_id_alias(fs, fs->layers[0].dev, ust.st_ino, n->ino);
     n->dfd[0] = TAKE_FD(dst);
     n->layer = 0;
     return 0;
 }
 
-/* Copies the lower object behind O_PATH fd lfd to work/tmp/tmp; *out is
- * an O_RDWR fd for a regular file, else O_PATH. */
-static int make_copy(struct ufs *fs, int lfd, const struct stat *st, const char *tmp,
+/* Copies the lower object to work/tmp/tmp: src is an O_RDONLY fd of it
+ * for a regular file (data and xattrs are read from it), else O_PATH.
+ * *out is an O_PATH fd of the copy. */
+static int make_copy(struct ufs *fs, int layer, int src, const struct stat *st, const char *tmp,
                      bool with_data, int *out)
 {
     int fd = -1, r = 0;
     if (S_ISREG(st->st_mode)) {
-        cleanup_close int src = ufs_reopen(lfd, O_RDONLY);
-        if (src < 0)
-            return errno;
-        fd = openat(fs->tmp_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0)
+        int rw = openat(fs->tmp_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (rw < 0)
             return errno;
         if (with_data)
-            r = copy_data(fs, src, fd, st);
+            r = copy_data(&fs->layers[layer], src, rw, st);
         if (!r)
-            r = ufs_copy_meta(fs, src, fd, st, false, -1, NULL);
-        if (!r && fs->o.durable_copyup && !fs->o.volatile_mode && fsync(fd) < 0)
+            r = ufs_copy_meta(fs, src, rw, st, false, -1, NULL);
+        if (!r && fs->o.durable_copyup && !fs->o.volatile_mode && fsync(rw) < 0)
             r = errno;
+        /* the node keeps an O_PATH fd: a writer's fd kept open would make
+         * exec(2) of the file fail ETXTBSY.  The name is ours alone until
+         * the rename, so it is opened by name, not through /proc. */
+        if (!r && (fd = openat(fs->tmp_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+            r = errno;
+        close(rw);
     } else if (S_ISLNK(st->st_mode)) {
         char target[PATH_MAX + 1];
-        ssize_t len = readlinkat(lfd, "", target, PATH_MAX);
+        ssize_t len = readlinkat(src, "", target, PATH_MAX);
         if (len < 0)
             return errno;
         target[len] = 0;
@@ -274,8 +372,6 @@ static int make_copy(struct ufs *fs, int lfd, const struct stat *st, const char 
         fd = openat(fs->tmp_fd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return errno;
-        char path[64];
-        ufs_proc_path(path, sizeof path, fd);
         if ((st->st_uid != fs->euid || st->st_gid != fs->egid) &&
             fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH) < 0 && fs->privileged)
             r = errno;
@@ -323,22 +419,77 @@ static void node_now_upper(struct ufs *fs, struct ufs_node *n, int pfd, const st
         n->oino = st->st_ino;
         n->lower_nlink = st->st_nlink;
     }
-    n->lfd = n->fd;
-    n->fd = pfd;
+    /* a lazy node's fd may be set by another thread's ufs_node_pfd
+     * (compare and swap from -1) until now: swap, never overwrite */
+    n->lfd = __atomic_exchange_n(&n->fd, pfd, __ATOMIC_ACQ_REL);
     n->layer = 0;
 }
 
-static int copy_nondir(struct ufs *fs, struct ufs_node *n, int pup, const char *name,
-                       bool with_data)
+/* What ufs_copy_up_big learnt of a lower file, for the copy-up the same
+ * thread may do while serving the same request (lowers never change). */
+static _Thread_local struct {
+    struct ufs_node *n;
+    struct stat st;
+} hint;
+
+void ufs_copy_up_hint_clear(void)
+{
+    hint.n = NULL;
+}
+
+bool ufs_copy_up_big(struct ufs *fs, struct ufs_node *n, off_t limit)
+{
+    hint.n = NULL;
+    if (!fs->has_upper || !S_ISREG(n->type))
+        return false;
+    pthread_mutex_lock(&n->lock);
+    bool lower = n->layer > 0;
+    if (lower && ufs_node_lstat(fs, n, &hint.st) == 0 && S_ISREG(hint.st.st_mode))
+        hint.n = n;
+    pthread_mutex_unlock(&n->lock);
+    return hint.n && hint.st.st_size > limit;
+}
+
+/* The lower object of non-dir n: *src O_RDONLY for a regular file (read
+ * where the lookup found it when the node has no fd yet: no /proc walk),
+ * else n's O_PATH fd, which the caller does not close.  Caller holds
+ * n->lock. */
+static int open_lower(struct ufs *fs, struct ufs_node *n, int *src, bool *owned,
+                      struct stat *st)
+{
+    *owned = S_ISREG(n->type);
+    *src = *owned ? ufs_node_open(fs, n, O_RDONLY) : ufs_node_pfd(fs, n);
+    if (*src < 0)
+        return errno;
+    if (hint.n == n) {
+        *st = hint.st;
+        hint.n = NULL;
+        return 0;
+    }
+    if (fstat(*src, st) < 0) {
+        int r = errno;
+        if (*owned)
+            close(*src);
+        return r;
+    }
+    return 0;
+}
+
+static int copy_nondir(struct ufs *fs, struct ufs_node *n, struct ufs_node *parent, int pup,
+                       bool with_data, bool *pchanged)
 {
     char tmp[64];
     struct stat st;
-    int src = ufs_node_pfd(fs, n);
-    if (src < 0 || fstat(src, &st) < 0)
-        return errno;
+    int src;
+    bool owned;
+    int r = open_lower(fs, n, &src, &owned, &st);
+    if (r)
+        return r;
     ufs_tmp_name(fs, tmp, sizeof tmp);
     int fd = -1;
-    int r = make_copy(fs, src, &st, tmp, with_data, &fd);
+    r = make_copy(fs, n->layer, src, &st, tmp, with_data, &fd);
+    if (owned)
+        close(src);
     char key[64] = "";
     if (!r && S_ISREG(st.st_mode) && st.st_nlink > 1) {
         /* this name becomes an upper name: the others stay lower names */
@@ -347,24 +498,15 @@ static int copy_nondir(struct ufs *fs, struct ufs_node *n, int pup, const char *
         if (!r && linkat(fs->tmp_fd, tmp, fs->index_fd, key, 0) < 0)
             r = errno;
     }
-    if (!r && renameat(fs->tmp_fd, tmp, pup, name) < 0) {
-        r = errno;
-        if (*key)
-            unlinkat(fs->index_fd, key, 0);
-    }
+    if (!r && (r = rename_into(fs, parent, pup, tmp, n->name, pchanged)) && *key)
+        unlinkat(fs->index_fd, key, 0);
     if (r) {
         unlinkat(fs->tmp_fd, tmp, 0);
         if (fd >= 0)
             close(fd);
         return r;
     }
-    int pfd = S_ISREG(st.st_mode) ? ufs_reopen(fd, O_PATH) : fd;
-    if (pfd != fd) {
-        close(fd);
-        if (pfd < 0)
-            return errno;
-    }
-    node_now_upper(fs, n, pfd, &st, *key != 0);
+    node_now_upper(fs, n, fd, &st, *key != 0);
     return 0;
 }
 
@@ -397,7 +539,10 @@ static int index_only(struct ufs *fs, struct ufs_node *n, const struct stat *st)
     ufs_tmp_name(fs, tmp, sizeof tmp);
     index_key(fs, n->layer, st, key, sizeof key);
     int fd = -1;
-    int r = make_copy(fs, ufs_node_pfd(fs, n), st, tmp, true, &fd);
+    int src = ufs_node_open(fs, n, O_RDONLY);
+    int r = src < 0 ? errno : make_copy(fs, n->layer, src, st, tmp, true, &fd);
+    if (src >= 0)
+        close(src);
     if (!r)
         r = set_lower_links(fd, st->st_nlink);
     int pfd = -1;
@@ -408,9 +553,7 @@ static int index_only(struct ufs *fs, struct ufs_node *n, const struct stat *st)
     }
     unlinkat(fs->tmp_fd, tmp, 0);
     if (!r && pfd < 0)
-        pfd = ufs_reopen(fd, O_PATH);
-    if (!r && pfd < 0)
-        r = errno;
+        pfd = TAKE_FD(fd);
     if (fd >= 0)
         close(fd);
     if (r)
@@ -455,10 +598,12 @@ int ufs_lower_link_gone(struct ufs *fs, struct ufs_node *n)
     return r;
 }
 
-/* A copy-up changes inodes the request did not name: the rename into the
- * parent changes the parent's times, and a directory copied up for a
- * descendant becomes merged (link count 1).  Entries and attributes are
- * cached for a day, so the kernel is told to drop those attributes.
+/* A copy-up changes inodes the request did not name: a directory copied
+ * up for a descendant becomes merged (link count 1, the upper's size), and
+ * the rename into the parent changes the parent, though its times are put
+ * back (rename_into) and only a failed restore or a grown directory is
+ * left to tell.  Entries and attributes are cached for a day, so the
+ * kernel is told to drop those attributes.
  *
  * This is sent from the request thread, before the reply, so the caller's
  * next stat sees it (sent from another thread it would race that stat).
@@ -492,17 +637,18 @@ static int copy_up_locked(struct ufs *fs, struct ufs_node *n, bool with_data)
     pthread_mutex_unlock(&parent->lock);
 
     pthread_mutex_lock(&n->lock);
-    bool copied = false;
+    bool copied = false, pchanged = false;
     if (n->layer != 0) {
         if (n->dfd)
-            r = copy_dir(fs, n, pup, n->name);
+            r = copy_dir(fs, n, parent, pup, &pchanged);
         else
-            r = copy_nondir(fs, n, pup, n->name, with_data);
+            r = copy_nondir(fs, n, parent, pup, with_data, &pchanged);
         copied = !r;
     }
     pthread_mutex_unlock(&n->lock);
     if (copied) {
-        inval_attr(fs, parent->nodeid);
+        if (pchanged)
+            inval_attr(fs, parent->nodeid);
         if (n->dfd) /* even the request's own: rename's reply has no attributes */
             inval_attr(fs, n->nodeid);
     }

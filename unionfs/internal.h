@@ -40,6 +40,9 @@
 struct ufs_layer {
     int fd;       /* O_RDONLY|O_DIRECTORY root of the layer */
     dev_t dev;
+    /* copy-up from this lower to the upper: ways of copying data that
+     * failed once as unsupported between the two are not tried again */
+    atomic_bool no_reflink, no_cfr, no_sendfile;
 };
 
 struct ufs_dirlist;
@@ -94,7 +97,6 @@ struct ufs {
     uid_t euid;
     gid_t egid;
     atomic_ullong tmp_counter;
-    atomic_bool no_reflink;   /* FICLONE failed once: the upper cannot reflink */
 
     pthread_rwlock_t tree_lock;
     pthread_mutex_t table_lock;
@@ -148,6 +150,9 @@ void ufs_node_forget(struct ufs *fs, struct ufs_node *node, uint64_t n);
 /* The O_PATH fd of non-dir n's topmost object, opened on first use (a
  * lookup or readdirplus does not open lower files); -1 with errno. */
 int ufs_node_pfd(struct ufs *fs, struct ufs_node *n);
+/* lstat of non-dir n's topmost object, without opening it when lazy; -1,
+ * errno. */
+int ufs_node_lstat(struct ufs *fs, struct ufs_node *n, struct stat *st);
 /* Opens lower non-dir n for flags without an O_PATH fd first; -1, errno. */
 int ufs_node_open(struct ufs *fs, struct ufs_node *n, int flags);
 /* readlink(2) of symlink node n (one syscall for a lower one); -1, errno. */
@@ -227,6 +232,19 @@ int ufs_copy_up_held(struct ufs *fs, struct ufs_node *n, bool with_data);
 /* Upper dir fd of a directory node (copying it up), or -errno. */
 int ufs_upper_dir(struct ufs *fs, struct ufs_node *d);
 int ufs_upper_dir_held(struct ufs *fs, struct ufs_node *d);
+/* Would a copy-up of n move more than limit bytes?  Asked by the loop
+ * before it serves a request; the stat is kept for this thread's copy-up
+ * of n in the same request (ufs_copy_up_hint_clear before each request). */
+bool ufs_copy_up_big(struct ufs *fs, struct ufs_node *n, off_t limit);
+void ufs_copy_up_hint_clear(void);
+/* Every change to the entries of an upper directory (create, unlink,
+ * whiteouts; rename excepted, it holds tree_lock for writing) and to its
+ * times happens between these, on the directory's node: a copy-up into
+ * the directory puts its times back after its rename, and this keeps
+ * another change from falling in between.  A leaf lock: take no other
+ * lock inside, call no copy-up. */
+void ufs_dir_change_begin(struct ufs_node *d);
+void ufs_dir_change_end(struct ufs_node *d);
 
 /* copyup.c: a lower hard-link set copied up lives in work/index; the
  * inode's xattr counts the names still shown from the lower. */

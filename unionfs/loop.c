@@ -66,21 +66,13 @@ static bool big_copy_up(struct ufs *fs, uint64_t nodeid)
 {
     /* the kernel holds a reference to nodeid while its request is out */
     struct ufs_node *n = ufs_node_find(fs, nodeid);
-    if (!n)
-        return false;
-    pthread_mutex_lock(&n->lock);
-    bool lower = n->layer > 0;
-    int fd = n->dfd ? -1 : ufs_node_pfd(fs, n);
-    struct stat st;
-    bool big = lower && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-               st.st_size > BIG_COPY_UP;
-    pthread_mutex_unlock(&n->lock);
-    return big;
+    return n && ufs_copy_up_big(fs, n, BIG_COPY_UP);
 }
 
 /* May serving this request take long (so others should not wait)? */
 static bool may_block(struct ufs *fs, const struct fuse_buf *buf)
 {
+    ufs_copy_up_hint_clear(); /* what big_copy_up learns is for this request only */
     if ((buf->flags & FUSE_BUF_IS_FD) || buf->size < sizeof(struct fuse_in_header))
         return true;
     const struct fuse_in_header *in = buf->mem;

@@ -222,8 +222,11 @@ static int prepare_create(struct ufs *fs, struct ufs_node *p, const char *name, 
 static int finish_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, int pup,
                          const char *name, bool had_wh)
 {
-    if (had_wh)
+    if (had_wh) {
+        ufs_dir_change_begin(p);
         ufs_unlink_whiteout(pup, name);
+        ufs_dir_change_end(p);
+    }
     return ufs_new_entry_reply(req, fs, p, pup, name);
 }
 
@@ -236,13 +239,13 @@ static int do_mkdir(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const ch
         return -pup;
     mode = S_IFDIR | (mode & 07777);
     if (!had_wh) {
-        if (mkdirat(pup, name, mode & 07777) < 0)
-            return errno;
-        int r = ufs_new_owner(req, fs, pup, name, mode, 0);
-        if (r) {
+        ufs_dir_change_begin(p);
+        int r = mkdirat(pup, name, mode & 07777) < 0 ? errno : 0;
+        if (!r && (r = ufs_new_owner(req, fs, pup, name, mode, 0)))
             unlinkat(pup, name, AT_REMOVEDIR);
+        ufs_dir_change_end(p);
+        if (r)
             return r;
-        }
         return finish_create(req, fs, p, pup, name, false);
     }
     /* over a whiteout: the lowers may still have NAME, so the new dir is
@@ -264,8 +267,12 @@ static int do_mkdir(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const ch
     }
     if (!r)
         r = ufs_new_owner(req, fs, fs->tmp_fd, tmp, mode, 0);
-    if (!r && renameat(fs->tmp_fd, tmp, pup, name) < 0)
-        r = errno;
+    if (!r) {
+        ufs_dir_change_begin(p);
+        if (renameat(fs->tmp_fd, tmp, pup, name) < 0)
+            r = errno;
+        ufs_dir_change_end(p);
+    }
     if (r) {
         rm_rf_at(fs->tmp_fd, tmp, &(struct error){0});
         return r;
@@ -289,20 +296,27 @@ static int do_mknod(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const ch
     int pup = prepare_create(fs, p, name, &had_wh);
     if (pup < 0)
         return -pup;
+    ufs_dir_change_begin(p);
+    int r = 0;
     if (mknodat(pup, name, mode, rdev) < 0) {
-        if (errno != EPERM || !fs->o.rootless_override || !(S_ISCHR(mode) || S_ISBLK(mode)))
-            return errno;
-        /* rootless: an empty file that presents the device */
-        int fd = openat(pup, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0)
-            return errno;
-        close(fd);
+        r = errno;
+        if (r == EPERM && fs->o.rootless_override && (S_ISCHR(mode) || S_ISBLK(mode))) {
+            /* rootless: an empty file that presents the device */
+            int fd = openat(pup, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            r = fd < 0 ? errno : 0;
+            if (fd >= 0)
+                close(fd);
+        }
+        if (r) {
+            ufs_dir_change_end(p);
+            return r;
+        }
     }
-    int r = ufs_new_owner(req, fs, pup, name, mode, rdev);
-    if (r) {
+    if ((r = ufs_new_owner(req, fs, pup, name, mode, rdev)))
         unlinkat(pup, name, 0);
+    ufs_dir_change_end(p);
+    if (r)
         return r;
-    }
     return finish_create(req, fs, p, pup, name, had_wh);
 }
 
@@ -323,13 +337,17 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
     bool had_wh;
     int r = 0;
     int pup = p ? prepare_create(fs, p, name, &had_wh) : -ENOENT;
-    if (pup < 0)
+    if (pup < 0) {
         r = -pup;
-    else if (symlinkat(link, pup, name) < 0)
-        r = errno;
-    else {
-        ufs_new_owner(req, fs, pup, name, S_IFLNK | 0777, 0);
-        r = finish_create(req, fs, p, pup, name, had_wh);
+    } else {
+        ufs_dir_change_begin(p);
+        if (symlinkat(link, pup, name) < 0)
+            r = errno;
+        else
+            ufs_new_owner(req, fs, pup, name, S_IFLNK | 0777, 0);
+        ufs_dir_change_end(p);
+        if (!r)
+            r = finish_create(req, fs, p, pup, name, had_wh);
     }
     if (r)
         fuse_reply_err(req, r);
@@ -349,8 +367,11 @@ static int do_link(fuse_req_t req, struct ufs *fs, struct ufs_node *n, struct uf
         return r;
     char path[64];
     ufs_proc_path(path, sizeof path, ufs_node_fd(fs, n, NULL));
-    if (linkat(AT_FDCWD, path, pup, name, AT_SYMLINK_FOLLOW) < 0)
-        return errno;
+    ufs_dir_change_begin(p);
+    r = linkat(AT_FDCWD, path, pup, name, AT_SYMLINK_FOLLOW) < 0 ? errno : 0;
+    ufs_dir_change_end(p);
+    if (r)
+        return r;
     return finish_create(req, fs, p, pup, name, had_wh);
 }
 
@@ -438,14 +459,16 @@ static int do_unlink(struct ufs *fs, struct ufs_node *p, const char *name)
     bool need_wh = !in_upper || lower_has(fs, p, name);
     struct stat ust = ent.st;
     ufs_entry_release(fs, &ent);
-    if (need_wh && (r = ufs_make_whiteout(pup, name)))
+    ufs_dir_change_begin(p);
+    if (need_wh)
+        r = ufs_make_whiteout(pup, name);
+    if (!r && in_upper && unlinkat(pup, name, 0) < 0)
+        r = errno;
+    ufs_dir_change_end(p);
+    if (r)
         return r;
-    if (in_upper) {
-        if (unlinkat(pup, name, 0) < 0)
-            return errno;
-        if (ust.st_nlink <= 1)
-            ufs_id_forget(fs, fs->layers[0].dev, ust.st_ino);
-    }
+    if (in_upper && ust.st_nlink <= 1)
+        ufs_id_forget(fs, fs->layers[0].dev, ust.st_ino);
     drop_name(fs, p, name, number);
     return 0;
 }
@@ -511,14 +534,18 @@ static int do_rmdir(struct ufs *fs, struct ufs_node *p, const char *name)
     int pup = ufs_upper_dir(fs, p);
     if (pup < 0)
         return -pup;
-    if (need_wh && (r = ufs_make_whiteout(pup, name)))
+    char tmp[64];
+    ufs_tmp_name(fs, tmp, sizeof tmp);
+    ufs_dir_change_begin(p);
+    if (need_wh)
+        r = ufs_make_whiteout(pup, name);
+    /* out of the way in one step, then removed at leisure */
+    if (!r && in_upper && renameat(pup, name, fs->tmp_fd, tmp) < 0)
+        r = errno;
+    ufs_dir_change_end(p);
+    if (r)
         return r;
     if (in_upper) {
-        /* out of the way in one step, then removed at leisure */
-        char tmp[64];
-        ufs_tmp_name(fs, tmp, sizeof tmp);
-        if (renameat(pup, name, fs->tmp_fd, tmp) < 0)
-            return errno;
         struct error err = {0};
         rm_rf_at(fs->tmp_fd, tmp, &err);
         ufs_id_forget(fs, fs->layers[0].dev, uino);

@@ -165,7 +165,12 @@ static int set_times(struct ufs *fs, struct ufs_node *n, int fd, struct fuse_fil
         pthread_rwlock_unlock(&fs->tree_lock);
         return r;
     }
-    return ufs_utimens_fd(fd, ts) < 0 ? errno : 0;
+    if (n->dfd) /* a copy-up into it restores its times: not over these */
+        ufs_dir_change_begin(n);
+    int r = ufs_utimens_fd(fd, ts) < 0 ? errno : 0;
+    if (n->dfd)
+        ufs_dir_change_end(n);
+    return r;
 }
 
 int ufs_kill_suidgid(struct ufs *fs, struct ufs_node *n, bool *changed, struct stat *out)

@@ -142,6 +142,18 @@ static int created_node(struct ufs *fs, struct ufs_node *p, int pup, const char 
     return 0;
 }
 
+/* The create in p's upper dir pup: a copy-up into p restores p's times
+ * afterwards, never over this (copyup.c).  -1 with errno. */
+static int create_at(struct ufs_node *p, int pup, const char *name, int flags, mode_t mode)
+{
+    ufs_dir_change_begin(p);
+    int fd = openat(pup, name, flags, mode & 07777);
+    int saved = errno;
+    ufs_dir_change_end(p);
+    errno = saved;
+    return fd;
+}
+
 static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const char *name,
                      mode_t mode, struct fuse_file_info *fi)
 {
@@ -157,7 +169,7 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
         pup = ufs_upper_dir(fs, p);
         if (pup < 0)
             return -pup;
-        fd = openat(pup, name, flags, mode & 07777);
+        fd = create_at(p, pup, name, flags, mode);
         if (fd < 0 && errno != EEXIST)
             return errno;
     }
@@ -181,7 +193,7 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
             pup = ufs_upper_dir(fs, p);
             if (pup < 0)
                 return -pup;
-            fd = openat(pup, name, flags, mode & 07777);
+            fd = create_at(p, pup, name, flags, mode);
             if (fd < 0)
                 return errno;
         }
@@ -190,8 +202,11 @@ static int do_create(fuse_req_t req, struct ufs *fs, struct ufs_node *p, const c
     if (!n) {
         struct stat st;
         r = ufs_new_owner(req, fs, pup, name, S_IFREG | (mode & 07777), 0);
-        if (!r && had_wh)
+        if (!r && had_wh) {
+            ufs_dir_change_begin(p);
             ufs_unlink_whiteout(pup, name);
+            ufs_dir_change_end(p);
+        }
         if (!r)
             r = created_node(fs, p, pup, name, fd, &st, &n);
         if (r) {

@@ -439,6 +439,18 @@ int ufs_node_open(struct ufs *fs, struct ufs_node *n, int flags)
     return pfd < 0 ? -1 : ufs_reopen(pfd, flags);
 }
 
+int ufs_node_lstat(struct ufs *fs, struct ufs_node *n, struct stat *st)
+{
+    if (fd_of(n) == -1 && !n->dfd) {
+        char name[NAME_MAX + 1];
+        int dir = lazy_place(fs, n, name);
+        if (dir >= 0 && fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW) == 0 && fd_of(n) == -1)
+            return 0; /* the place was right (see ufs_node_open) */
+    }
+    int fd = ufs_node_pfd(fs, n);
+    return fd < 0 ? -1 : fstat(fd, st);
+}
+
 ssize_t ufs_node_readlink(struct ufs *fs, struct ufs_node *n, char *buf, size_t size)
 {
     char name[NAME_MAX + 1];

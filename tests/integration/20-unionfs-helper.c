@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <grp.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -371,6 +373,55 @@ static int cmd_userns(int argc, char **av)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
+/* racetimes DIR UPPER N: N times, chmod DIR/fI (a lower file, big enough
+ * that the daemon copies it up on a thread of its own: the copy-up
+ * restores the times of the upper directory) from one thread while this
+ * one creates files in DIR until the chmod returns.  After each create,
+ * the upper directory's mtime must not be older than the new file's: a
+ * restore must never put back a time from before a create. */
+static atomic_int race_done;
+
+static void *race_chmod(void *arg)
+{
+    chmod(arg, 0600);
+    atomic_store(&race_done, 1);
+    return NULL;
+}
+
+static int cmd_racetimes(char **av)
+{
+    int n = atoi(av[2]);
+    for (int i = 0; i < n; i++) {
+        char f[4096], nw[4096], unw[4096];
+        snprintf(f, sizeof f, "%s/f%d", av[0], i);
+        pthread_t t;
+        atomic_store(&race_done, 0);
+        if (pthread_create(&t, NULL, race_chmod, f))
+            return report(-1);
+        int bad = -1;
+        for (int j = 0; !atomic_load(&race_done) && bad < 0; j++) {
+            snprintf(nw, sizeof nw, "%s/new%d-%d", av[0], i, j);
+            snprintf(unw, sizeof unw, "%s/new%d-%d", av[1], i, j);
+            int fd = open(nw, O_WRONLY | O_CREAT | O_EXCL, 0644);
+            if (fd < 0)
+                return report(-1);
+            close(fd);
+            struct stat d, c;
+            if (stat(av[1], &d) < 0 || stat(unw, &c) < 0)
+                return report(-1);
+            if (d.st_mtim.tv_sec < c.st_mtim.tv_sec ||
+                (d.st_mtim.tv_sec == c.st_mtim.tv_sec && d.st_mtim.tv_nsec < c.st_mtim.tv_nsec))
+                bad = j;
+        }
+        pthread_join(t, NULL);
+        if (bad >= 0) {
+            printf("mtime put back over create %d of round %d\n", bad, i);
+            return 1;
+        }
+    }
+    return report(0);
+}
+
 static int cmd_mksock(char **av)
 {
     return report(mknod(av[0], S_IFSOCK | 0644, 0));
@@ -386,6 +437,7 @@ int main(int argc, char **argv)
         {"rename2", 3, cmd_rename2}, {"tmpfile", 1, cmd_tmpfile}, {"mmap", 1, cmd_mmap},
         {"locks", 1, cmd_locks},     {"churn", 2, cmd_churn},     {"dtypes", 1, cmd_dtypes},
         {"append", 2, cmd_append},   {"mksock", 1, cmd_mksock},   {"relist", 1, cmd_relist},
+        {"racetimes", 3, cmd_racetimes},
     };
     if (argc < 2)
         return 2;
