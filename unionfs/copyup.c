@@ -161,7 +161,8 @@ static bool xattr_skip(const char *name)
            !strncmp(name, "user.strata.", 12);
 }
 
-static int copy_xattrs(int src, int dst)
+/* *cap: security.capability was copied (else the copy has none) */
+static int copy_xattrs(int src, int dst, bool *cap)
 {
     ssize_t len = flistxattr(src, NULL, 0);
     if (len <= 0)
@@ -190,6 +191,8 @@ static int copy_xattrs(int src, int dst)
              * still correct for everything the container can see */
             if (errno != EPERM && errno != ENOTSUP && errno != EACCES)
                 return errno;
+        } else if (!strcmp(name, "security.capability")) {
+            *cap = true;
         }
     }
     return 0;
@@ -197,8 +200,8 @@ static int copy_xattrs(int src, int dst)
 
 /* Owner, mode, xattrs and times of st onto dst, in that order: chown
  * clears setuid bits and file capabilities, so they come after it. */
-int ufs_copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
-                  bool is_link, int dst_dir, const char *dst_name)
+static int copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
+                     bool is_link, int dst_dir, const char *dst_name, bool *cap)
 {
     struct timespec ts[2] = {st->st_atim, st->st_mtim};
     if (is_link) {
@@ -219,7 +222,7 @@ int ufs_copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
     if (fchmod(dst_fd, st->st_mode & 07777) < 0)
         return errno;
     if (src_fd >= 0) {
-        int r = copy_xattrs(src_fd, dst_fd);
+        int r = copy_xattrs(src_fd, dst_fd, cap);
         if (r)
             return r;
     }
@@ -238,6 +241,13 @@ int ufs_copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
     if (futimens(dst_fd, ts) < 0)
         return errno;
     return 0;
+}
+
+int ufs_copy_meta(struct ufs *fs, int src_fd, int dst_fd, const struct stat *st,
+                  bool is_link, int dst_dir, const char *dst_name)
+{
+    bool cap = false;
+    return copy_meta(fs, src_fd, dst_fd, st, is_link, dst_dir, dst_name, &cap);
 }
 
 /* --- the parent's times ---
@@ -274,9 +284,9 @@ void ufs_dir_change_end(struct ufs_node *d)
     pthread_mutex_unlock(dir_guard(d));
 }
 
-/* Renames work/tmp/tmp to name in p's upper dir pup, keeping pup's atime
- * and mtime.  *changed: the kernel's cached attributes of p may be wrong
- * now (the times could not be put back, or the directory grew). */
+/* Renames work/tmp/tmp to name in p's upper dir pup, keeping pup's mtime.
+ * *changed: the kernel's cached attributes of p may be wrong now (the
+ * mtime could not be put back, or the directory grew). */
 static int rename_into(struct ufs *fs, struct ufs_node *p, int pup, const char *tmp,
                        const char *name, bool *changed)
 {
@@ -285,7 +295,9 @@ static int rename_into(struct ufs *fs, struct ufs_node *p, int pup, const char *
     bool known = fstat(pup, &before) == 0;
     int r = renameat(fs->tmp_fd, tmp, pup, name) < 0 ? errno : 0;
     if (!r) {
-        struct timespec ts[2] = {before.st_atim, before.st_mtim};
+        /* the rename changed mtime and ctime, not atime: a reader's atime
+         * update meanwhile stays */
+        struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, before.st_mtim};
         *changed = !known || ufs_utimens_fd(pup, ts) < 0 || fstat(pup, &after) < 0 ||
                    after.st_size != before.st_size || after.st_blocks != before.st_blocks;
     }
@@ -325,11 +337,12 @@ static int copy_dir(struct ufs *fs, struct ufs_node *n, struct ufs_node *parent,
 
 /* Copies the lower object to work/tmp/tmp: src is an O_RDONLY fd of it
  * for a regular file (data and xattrs are read from it), else O_PATH.
- * *out is an O_PATH fd of the copy. */
+ * *out is an O_PATH fd of the copy; *cap: it has security.capability. */
 static int make_copy(struct ufs *fs, int layer, int src, const struct stat *st, const char *tmp,
-                     bool with_data, int *out)
+                     bool with_data, int *out, bool *cap)
 {
     int fd = -1, r = 0;
+    *cap = false;
     if (S_ISREG(st->st_mode)) {
         int rw = openat(fs->tmp_fd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (rw < 0)
@@ -337,7 +350,7 @@ static int make_copy(struct ufs *fs, int layer, int src, const struct stat *st, 
         if (with_data)
             r = copy_data(&fs->layers[layer], src, rw, st);
         if (!r)
-            r = ufs_copy_meta(fs, src, rw, st, false, -1, NULL);
+            r = copy_meta(fs, src, rw, st, false, -1, NULL, cap);
         if (!r && fs->o.durable_copyup && !fs->o.volatile_mode && fsync(rw) < 0)
             r = errno;
         /* the node keeps an O_PATH fd: a writer's fd kept open would make
@@ -487,7 +500,8 @@ static int copy_nondir(struct ufs *fs, struct ufs_node *n, struct ufs_node *pare
         return r;
     ufs_tmp_name(fs, tmp, sizeof tmp);
     int fd = -1;
-    r = make_copy(fs, n->layer, src, &st, tmp, with_data, &fd);
+    bool cap;
+    r = make_copy(fs, n->layer, src, &st, tmp, with_data, &fd, &cap);
     if (owned)
         close(src);
     char key[64] = "";
@@ -507,6 +521,10 @@ static int copy_nondir(struct ufs *fs, struct ufs_node *n, struct ufs_node *pare
         return r;
     }
     node_now_upper(fs, n, fd, &st, *key != 0);
+    /* what the copy has, it got here: a file without security.capability
+     * costs the kernel's question before a first write no syscall */
+    if (!cap)
+        n->nocap_layer = 0;
     return 0;
 }
 
@@ -540,7 +558,8 @@ static int index_only(struct ufs *fs, struct ufs_node *n, const struct stat *st)
     index_key(fs, n->layer, st, key, sizeof key);
     int fd = -1;
     int src = ufs_node_open(fs, n, O_RDONLY);
-    int r = src < 0 ? errno : make_copy(fs, n->layer, src, st, tmp, true, &fd);
+    bool cap;
+    int r = src < 0 ? errno : make_copy(fs, n->layer, src, st, tmp, true, &fd, &cap);
     if (src >= 0)
         close(src);
     if (!r)

@@ -7,7 +7,10 @@
 # copy-up brings up; a create, unlink or mkdir in that directory still
 # changes it; and a copy-up's restore never puts back a time from before a
 # create that raced it (copy-ups of big files run on a thread of their own
-# beside the creates).  As root, then as uid 65534 through fusermount3.
+# beside the creates).  A copy-up also knows whether the copy has
+# security.capability (the kernel asks before a first write): a copied
+# capability shows, an absent one stays absent until set.  As root, then as
+# uid 65534 through fusermount3.
 . "$STRATA_SRC/tests/lib.sh"
 . "$STRATA_SRC/tests/integration/20-unionfs-lib.sh"
 
@@ -24,6 +27,8 @@ copyup_times() {
     for f in a b c e h; do echo $f >"$L/D/$f"; done
     echo f >"$L/N/sub/f"
     echo g >"$L/R/g"
+    mkdir "$L/C" && echo c >"$L/C/cf" && echo n >"$L/C/nf"
+    if is_root && command -v setcap >/dev/null; then setcap cap_net_raw+ep "$L/C/cf"; fi
     # bigger than the daemon's inline copy-up limit (sparse: quick to copy)
     for i in $(seq 0 199); do truncate -s 5M "$L/R/f$i"; done
     touch -d 2001-01-01T00:00:00 "$L/D" "$L/N/sub"
@@ -85,6 +90,23 @@ more" "$mode: the appended file reads right"
     ufs_mount "$M" "$opts"
     is "$(stat -c '%h %y %s' "$M" "$M/D" "$M/N" "$M/N/sub" | tr '\n' ' ')" "$view" \
         "$mode: a fresh mount shows the same link counts, mtimes and sizes"
+
+    # a copy-up tells whether the copy has security.capability: the kernel
+    # asks before a first write and at chown, and must get the copy's answer
+    if is_root && command -v setcap >/dev/null; then
+        chmod 600 "$M/C/cf" "$M/C/nf"
+        like "$(getcap "$M/C/cf")" cap_net_raw "$mode: a lower file's capability after its copy-up"
+        is "$(getfattr --only-values -n security.capability "$M/C/nf" 2>/dev/null || echo none)" none \
+            "$mode: a lower file without one has none after its copy-up"
+        setcap cap_chown+ep "$M/C/nf" && echo more >>"$M/C/cf"
+        like "$(getcap "$M/C/nf")" cap_chown "$mode: ... and one set after it is seen"
+        is "$(getcap "$M/C/cf")" "" "$mode: a write drops the copied capability"
+    else
+        skip "$mode: capabilities need root and setcap"
+        skip "$mode: capabilities need root and setcap"
+        skip "$mode: capabilities need root and setcap"
+        skip "$mode: capabilities need root and setcap"
+    fi
 
     # creates racing copy-ups into the same upper directory
     chmod 600 "$M/R/g" # R is in the upper now
