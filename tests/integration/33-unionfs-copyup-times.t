@@ -9,8 +9,10 @@
 # create that raced it (copy-ups of big files run on a thread of their own
 # beside the creates).  A copy-up also knows whether the copy has
 # security.capability (the kernel asks before a first write): a copied
-# capability shows, an absent one stays absent until set.  As root, then as
-# uid 65534 through fusermount3.
+# capability shows, an absent one stays absent until set.  Copy-up data
+# from lowers on two filesystems (the ways of copying that fail for a layer
+# are not tried again for it), sparse or not, reads back the same.  As
+# root, then as uid 65534 through fusermount3.
 . "$STRATA_SRC/tests/lib.sh"
 . "$STRATA_SRC/tests/integration/20-unionfs-lib.sh"
 
@@ -107,6 +109,33 @@ more" "$mode: the appended file reads right"
         skip "$mode: capabilities need root and setcap"
         skip "$mode: capabilities need root and setcap"
     fi
+
+    # data from a lower on another filesystem (/dev/shm: no copy_file_range
+    # to the upper, which is then not tried again for that layer) and from
+    # one on the upper's, sparse and not: the same bytes, holes kept
+    ufs_umount "$M"
+    S=$(mktemp -d /dev/shm/strata-test-33.XXXXXX)
+    at_cleanup "rm -rf '$S'"
+    for l in "$S" "$d/l2"; do
+        mkdir -p "$l"
+        printf head >"$l/sp"
+        dd if=/dev/urandom of="$l/sp" bs=4096 seek=256 count=3 conv=notrunc 2>/dev/null
+        truncate -s 8M "$l/sp"
+        head -c 300000 /dev/urandom >"$l/full"
+        cp "$l/sp" "$l/sp2" && cp "$l/full" "$l/full2"
+    done
+    mv "$d/l2/sp" "$d/l2/tsp" && mv "$d/l2/full" "$d/l2/tfull"
+    mv "$d/l2/sp2" "$d/l2/tsp2" && mv "$d/l2/full2" "$d/l2/tfull2"
+    ufs_mount "$M" "lowerdir=$L:$S:$d/l2,upperdir=$U,workdir=$d/w${opts#*workdir=$d/w}"
+    for f in sp full sp2 full2 tsp tfull tsp2 tfull2; do echo x >>"$M/$f"; done
+    same=
+    for f in sp full sp2 full2; do
+        { cat "$S/$f"; echo x; } | cmp -s - "$U/$f" && same="$same $f"
+        { cat "$d/l2/t$f"; echo x; } | cmp -s - "$U/t$f" && same="$same t$f"
+    done
+    is "$same" " sp tsp full tfull sp2 tsp2 full2 tfull2" \
+        "$mode: copy-up data from lowers on two filesystems, sparse or not"
+    is "$(du -k "$U/sp" "$U/tsp" | awk '$1 > 1024' | wc -l)" 0 "$mode: ... holes stay holes"
 
     # creates racing copy-ups into the same upper directory
     chmod 600 "$M/R/g" # R is in the upper now
