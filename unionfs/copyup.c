@@ -463,15 +463,23 @@ bool ufs_copy_up_big(struct ufs *fs, struct ufs_node *n, off_t limit)
     return hint.n && hint.st.st_size > limit;
 }
 
-/* The lower object of non-dir n: *src O_RDONLY for a regular file (read
- * where the lookup found it when the node has no fd yet: no /proc walk),
- * else n's O_PATH fd, which the caller does not close.  Caller holds
- * n->lock. */
+/* The lower object of non-dir n: *src O_RDONLY for a regular file, else
+ * n's O_PATH fd, which the caller does not close.  Caller holds tree_lock
+ * and n->lock.  A regular file is opened by name where its lookup found
+ * it (one path component, no /proc/self/fd walk), even when the node has
+ * an fd: tree_lock keeps n's parent and name, and a lower node is never
+ * moved (rename copies a file up before it moves it; the children of a
+ * moved directory keep their parent, whose lower dir fds stay). */
 static int open_lower(struct ufs *fs, struct ufs_node *n, int *src, bool *owned,
                       struct stat *st)
 {
     *owned = S_ISREG(n->type);
-    *src = *owned ? ufs_node_open(fs, n, O_RDONLY) : ufs_node_pfd(fs, n);
+    struct ufs_node *p = n->parent;
+    int dir = *owned && p && p->dfd && n->name ? p->dfd[n->layer] : -1;
+    if (dir >= 0)
+        *src = openat(dir, n->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    else
+        *src = *owned ? ufs_node_open(fs, n, O_RDONLY) : ufs_node_pfd(fs, n);
     if (*src < 0)
         return errno;
     if (hint.n == n) {

@@ -30,6 +30,7 @@ copyup_times() {
     echo f >"$L/N/sub/f"
     echo g >"$L/R/g"
     mkdir "$L/C" && echo c >"$L/C/cf" && echo n >"$L/C/nf"
+    mkdir "$L/MV" && echo q >"$L/MV/q" && echo r >"$L/MV/r"
     if is_root && command -v setcap >/dev/null; then setcap cap_net_raw+ep "$L/C/cf"; fi
     # bigger than the daemon's inline copy-up limit (sparse: quick to copy)
     for i in $(seq 0 199); do truncate -s 5M "$L/R/f$i"; done
@@ -109,6 +110,15 @@ more" "$mode: the appended file reads right"
         skip "$mode: capabilities need root and setcap"
         skip "$mode: capabilities need root and setcap"
     fi
+
+    # the copy-up reads a lower file by name where its lookup found it:
+    # also once its node has an fd (read first), and after its directory
+    # was renamed
+    cat "$M/MV/q" >/dev/null
+    mv "$M/MV" "$M/MV2"
+    echo x >>"$M/MV2/q" && echo y >>"$M/MV2/r"
+    is "$(cat "$M/MV2/q" "$M/MV2/r" | tr '\n' ' ')" "q x r y " \
+        "$mode: copy-ups of files read before and of a renamed directory's files"
 
     # data from a lower on another filesystem (/dev/shm: no copy_file_range
     # to the upper, which is then not tried again for that layer) and from
