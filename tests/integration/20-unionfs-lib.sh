@@ -269,6 +269,16 @@ more" "$mode: remount: the hard-link set still shares the data"
     ufs_sanitizer_clean "$mode"
 }
 
+# ufs_mode_opts MODE OPTS: OPTS with what a mode of ufs_root_and_rootless
+# adds (rootless: the override xattr; nopt: passthrough off)
+ufs_mode_opts() {
+    case $1 in
+    rootless) echo "$2,rootless_override" ;;
+    nopt) echo "$2,passthrough=off" ;;
+    *) echo "$2" ;;
+    esac
+}
+
 # ufs_root_and_rootless FN [MODE...]: the whole test, both halves.  As root
 # it runs `FN MODE` for each root MODE (default: root), then this script
 # again as uid $TEST_UID (UFS_CHILD=1, mounting through fusermount3), whose

@@ -54,11 +54,7 @@ killpriv() {
     mkdir -p "$L" "$U" "$d/w" "$M"
     chmod 0755 "$d" "$L" "$U"
     for f in wsuid wsgid tsuid osuid csuid upw; do echo data >"$L/$f"; done
-    opts="lowerdir=$L,upperdir=$U,workdir=$d/w"
-    case $mode in
-    rootless) opts="$opts,rootless_override" ;;
-    nopt) opts="$opts,passthrough=off" ;;
-    esac
+    opts=$(ufs_mode_opts "$mode" "lowerdir=$L,upperdir=$U,workdir=$d/w")
     kp_mount "$d" "$opts"
     ok $? "$mode: mount"
     state=$(grep -o 'killpriv o[nf]*' "$d/log" | head -1)

@@ -45,11 +45,7 @@ nocap() {
     if is_root && command -v setcap >/dev/null; then
         setcap cap_net_raw+ep "$L/lc" && setcap cap_net_raw+ep "$U/upc"
     fi
-    opts="lowerdir=$L,upperdir=$U,workdir=$d/w"
-    case $mode in
-    rootless) opts="$opts,rootless_override" ;;
-    nopt) opts="$opts,passthrough=off" ;;
-    esac
+    opts=$(ufs_mode_opts "$mode" "lowerdir=$L,upperdir=$U,workdir=$d/w")
     ufs_mount "$M" "$opts"
     ok $? "$mode: mount"
 
