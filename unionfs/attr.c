@@ -34,23 +34,12 @@ gid_t ufs_gid_to_host(struct ufs *fs, gid_t gid)
     return map_id(fs->o.gidmap, fs->o.n_gidmap, gid, true);
 }
 
-/* The override xattr of node n's object behind fd.  A non-directory's fd
- * is O_PATH, where fgetxattr can only fail (EBADF): the path at once. */
-static int override_of(struct ufs_node *n, int fd, struct ufs_override *ov)
-{
-    if (!n || n->dfd)
-        return ufs_override_get(fd, false, ov);
-    char path[64], v[128];
-    ufs_proc_path(path, sizeof path, fd);
-    ssize_t len = getxattr(path, UFS_XATTR_OVERRIDE, v, sizeof v);
-    return len > 0 ? ufs_override_parse(v, (size_t)len, ov) : -1;
-}
-
 void ufs_present_stat(struct ufs *fs, struct ufs_node *n, int fd, struct stat *st)
 {
     if (fs->o.rootless_override && !S_ISLNK(st->st_mode)) {
         struct ufs_override ov;
-        if (override_of(n, fd, &ov) == 0) {
+        /* a non-directory node's fd is O_PATH */
+        if (ufs_override_get(fd, n && !n->dfd, &ov) == 0) {
             st->st_uid = ov.uid;
             st->st_gid = ov.gid;
             mode_t type = (ov.mode & S_IFMT) ? (ov.mode & S_IFMT) : (st->st_mode & S_IFMT);

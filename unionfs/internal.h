@@ -217,8 +217,9 @@ struct ufs_override {
 };
 int ufs_override_parse(const char *s, size_t len, struct ufs_override *ov);
 int ufs_override_format(const struct ufs_override *ov, char *buf, size_t size);
-/* Reads the xattr of the object behind an O_PATH/dir fd.  0, or -1. */
-int ufs_override_get(int fd, bool is_link, struct ufs_override *ov);
+/* Reads the xattr of the object behind an fd; opath: the fd is known to
+ * be O_PATH (f*xattr would only fail), so /proc/self/fd at once.  0, or -1. */
+int ufs_override_get(int fd, bool opath, struct ufs_override *ov);
 int ufs_override_set(int fd, const struct ufs_override *ov);
 
 /* copyup.c */

@@ -38,14 +38,11 @@ int ufs_override_format(const struct ufs_override *ov, char *buf, size_t size)
 
 /* O_PATH fds refuse f*xattr: go through /proc/self/fd, which reaches the
  * same inode. */
-int ufs_override_get(int fd, bool is_link, struct ufs_override *ov)
+int ufs_override_get(int fd, bool opath, struct ufs_override *ov)
 {
     char v[128];
-    ssize_t r;
-    if (is_link)
-        return -1;
-    r = fgetxattr(fd, UFS_XATTR_OVERRIDE, v, sizeof v);
-    if (r < 0 && errno == EBADF) {
+    ssize_t r = opath ? -1 : fgetxattr(fd, UFS_XATTR_OVERRIDE, v, sizeof v);
+    if (opath || (r < 0 && errno == EBADF)) {
         char path[64];
         ufs_proc_path(path, sizeof path, fd);
         r = getxattr(path, UFS_XATTR_OVERRIDE, v, sizeof v);
